@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs the pinned peer tools the tests and benchmarks drive, each built
+# once with `go install` into a cache folder keyed by name and version, and
+# skipped when already there. Usage: .ci/tools.sh [tool ...] (default: the
+# tools `make test` needs). Prints nothing but progress on stderr.
+#
+# Cache: $FERRY_TOOLS_DIR (default ${XDG_CACHE_HOME:-$HOME/.cache}/ferry/tools).
+# Each tool lands in $FERRY_TOOLS_DIR/<name>@<version>/<name>; bin/<name> links
+# to the pinned version, so putting $FERRY_TOOLS_DIR/bin on PATH is enough.
+set -euo pipefail
+
+TOOLS_DIR=${FERRY_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ferry/tools}
+mkdir -p "$TOOLS_DIR/bin"
+
+# name version package
+declare -A PKG=(
+  [temporal]="v1.5.1 github.com/temporalio/cli/cmd/temporal"
+  [crane]="v0.22.1 github.com/google/go-containerregistry/cmd/crane"
+  [cosign]="v3.1.3 github.com/sigstore/cosign/v3/cmd/cosign"
+  [ko]="v0.19.1 github.com/google/ko"
+  [registry]="v3.1.2 github.com/distribution/distribution/v3/cmd/registry"
+  [actionlint]="v1.7.12 github.com/rhysd/actionlint/cmd/actionlint"
+  [sops]="v3.13.3 github.com/getsops/sops/v3/cmd/sops"
+  [staticcheck]="v0.8.2 honnef.co/go/tools/cmd/staticcheck"
+)
+
+log() { printf 'tools: %s\n' "$*" >&2; }
+
+install_go_tool() {
+  local name=$1 version pkg
+  read -r version pkg <<<"${PKG[$name]}"
+  local dest="$TOOLS_DIR/$name@$version"
+  if [ -x "$dest/$name" ]; then
+    ln -sfn "$dest/$name" "$TOOLS_DIR/bin/$name"
+    return 0
+  fi
+  log "building $name $version (cold: minutes)"
+  local start=$SECONDS tmp="$dest.tmp.$$"
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  if ! GOBIN="$tmp" GOFLAGS=-mod=mod GOWORK=off go install "$pkg@$version"; then
+    rm -rf "$tmp"
+    log "building $name $version failed"
+    return 1
+  fi
+  rm -rf "$dest"
+  mv "$tmp" "$dest"
+  ln -sfn "$dest/$name" "$TOOLS_DIR/bin/$name"
+  log "built $name $version in $((SECONDS - start))s"
+}
+
+DEFAULT_TOOLS=(temporal)
+tools=("$@")
+[ ${#tools[@]} -gt 0 ] || tools=("${DEFAULT_TOOLS[@]}")
+for t in "${tools[@]}"; do
+  if [ -z "${PKG[$t]:-}" ]; then
+    log "unknown tool $t (known: ${!PKG[*]})"
+    exit 2
+  fi
+  install_go_tool "$t"
+done

@@ -1,0 +1,42 @@
+# The commands the README shows. `make test` and `make release` do all the
+# set-up they need on a new machine (Debian packages, pinned tools), so each
+# is one command.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export FERRY_TOOLS_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/ferry/tools
+export PATH := $(FERRY_TOOLS_DIR)/bin:$(PATH)
+export GOTOOLCHAIN := local
+
+# Every Go module of the workspace (ci/ stays out: see ARCHITECTURE).
+GO_PKGS = $(shell go list -m -f '{{.Dir}}/...')
+# Pinned tools the test suite drives (see .ci/tools.sh).
+TEST_TOOLS := temporal staticcheck
+
+.PHONY: help setup tools lint fmt-check vet staticcheck test test-go demo
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+setup: ## install Debian packages and pinned tools (idempotent)
+	scripts/setup.sh $(TEST_TOOLS)
+
+tools: ## build the pinned tools into the cache (idempotent)
+	.ci/tools.sh $(TEST_TOOLS)
+
+fmt-check: ## fail when gofmt would change a file
+	@out=$$(gofmt -l $$(git ls-files '*.go') 2>&1); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet: ## go vet every module
+	go vet $(GO_PKGS)
+
+staticcheck: ## staticcheck every module
+	staticcheck $(GO_PKGS)
+
+lint: fmt-check vet staticcheck ## gofmt, go vet and staticcheck
+
+test-go: ## go test every module beside a throwaway PostgreSQL
+	scripts/with-postgres.sh go test -count=1 $(GO_PKGS)
+
+test: setup lint test-go ## every test, after all the set-up

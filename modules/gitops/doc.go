@@ -1,0 +1,2 @@
+// Package gitops is part of the ferry release tool; see the repository README.
+package gitops

@@ -1,0 +1,3 @@
+module github.com/ferry-ci/ferry/modules/gitops
+
+go 1.26.0

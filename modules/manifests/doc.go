@@ -1,0 +1,2 @@
+// Package manifests is part of the ferry release tool; see the repository README.
+package manifests

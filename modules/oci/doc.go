@@ -1,0 +1,2 @@
+// Package oci is part of the ferry release tool; see the repository README.
+package oci

@@ -1,0 +1,3 @@
+module github.com/ferry-ci/ferry/modules/signing
+
+go 1.26.0

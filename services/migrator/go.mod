@@ -1,0 +1,3 @@
+module github.com/ferry-ci/ferry/services/migrator
+
+go 1.26.0
