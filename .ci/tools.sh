@@ -22,6 +22,7 @@ declare -A PKG=(
   [actionlint]="v1.7.12 github.com/rhysd/actionlint/cmd/actionlint"
   [sops]="v3.13.3 github.com/getsops/sops/v3/cmd/sops"
   [staticcheck]="v0.8.2 honnef.co/go/tools/cmd/staticcheck"
+  [gitea]="v1.26.0 code.gitea.io/gitea"
 )
 
 log() { printf 'tools: %s\n' "$*" >&2; }
@@ -34,19 +35,60 @@ install_go_tool() {
     ln -sfn "$dest/$name" "$TOOLS_DIR/bin/$name"
     return 0
   fi
+  # One build per tool at a time: a second caller waits, then finds it built.
+  exec {lock}>"$TOOLS_DIR/.$name@$version.lock"
+  flock "$lock"
+  if [ -x "$dest/$name" ]; then
+    ln -sfn "$dest/$name" "$TOOLS_DIR/bin/$name"
+    flock -u "$lock"
+    return 0
+  fi
   log "building $name $version (cold: minutes)"
   local start=$SECONDS tmp="$dest.tmp.$$"
   rm -rf "$tmp"
   mkdir -p "$tmp"
   if ! GOBIN="$tmp" GOFLAGS=-mod=mod GOWORK=off go install "$pkg@$version"; then
     rm -rf "$tmp"
+    flock -u "$lock"
     log "building $name $version failed"
     return 1
   fi
   rm -rf "$dest"
   mv "$tmp" "$dest"
   ln -sfn "$dest/$name" "$TOOLS_DIR/bin/$name"
+  flock -u "$lock"
   log "built $name $version in $((SECONDS - start))s"
+}
+
+# gitea carries replace directives, so `go install` refuses it: build it inside a
+# writable copy of its module folder, and keep options/ and templates/ beside
+# the binary (a server copies them into its work path; it has no bindata).
+install_gitea() {
+  local version pkg
+  read -r version pkg <<<"${PKG[gitea]}"
+  local dest="$TOOLS_DIR/gitea@$version"
+  if [ -x "$dest/gitea" ]; then
+    ln -sfn "$dest/gitea" "$TOOLS_DIR/bin/gitea"
+    return 0
+  fi
+  log "building gitea $version (cold: 15+ minutes)"
+  local start=$SECONDS tmp="$dest.tmp.$$" dir
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  dir=$(GOWORK=off GOFLAGS=-mod=mod go mod download -json "$pkg@$version" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  cp -r "$dir" "$tmp/src" && chmod -R u+w "$tmp/src"
+  if ! (cd "$tmp/src" && GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=1 go build \
+    -tags 'sqlite sqlite_unlock_notify' -o "$tmp/gitea" .); then
+    rm -rf "$tmp"
+    log "building gitea $version failed"
+    return 1
+  fi
+  mv "$tmp/src/options" "$tmp/src/templates" "$tmp/"
+  rm -rf "$tmp/src" "$dest"
+  mv "$tmp" "$dest"
+  ln -sfn "$dest/gitea" "$TOOLS_DIR/bin/gitea"
+  log "built gitea $version in $((SECONDS - start))s"
 }
 
 DEFAULT_TOOLS=(temporal)
@@ -57,5 +99,5 @@ for t in "${tools[@]}"; do
     log "unknown tool $t (known: ${!PKG[*]})"
     exit 2
   fi
-  install_go_tool "$t"
+  if [ "$t" = gitea ]; then install_gitea; else install_go_tool "$t"; fi
 done
