@@ -13,7 +13,7 @@ GO_PKGS = $(shell go list -m -f '{{.Dir}}/...')
 # Pinned tools the test suite drives (see .ci/tools.sh).
 TEST_TOOLS := temporal staticcheck
 
-.PHONY: help setup tools lint fmt-check vet staticcheck test test-go demo
+.PHONY: help setup tools lint fmt-check vet staticcheck test test-go run
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -40,3 +40,7 @@ test-go: ## go test every module beside a throwaway PostgreSQL
 	scripts/with-postgres.sh go test -count=1 $(GO_PKGS)
 
 test: setup lint test-go ## every test, after all the set-up
+
+run: ## the main job: scheduler-worker beside a throwaway Temporal dev server and PostgreSQL
+	scripts/setup.sh temporal
+	scripts/run-local.sh
