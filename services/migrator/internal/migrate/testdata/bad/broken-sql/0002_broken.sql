@@ -1,0 +1,2 @@
+CREATE TABLE half (id int);
+CREATE TABLE broken (id int,);
