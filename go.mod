@@ -1,3 +1,5 @@
 module github.com/ferry-ci/ferry
 
 go 1.26.0
+
+require golang.org/x/mod v0.43.0
