@@ -1,0 +1,41 @@
+// want: +cache belongs to a function, not to an argument of Lint
+
+package main
+
+import (
+	"context"
+	"time"
+
+	"dagger/ci/internal/dagger"
+	"dagger/ci/internal/policy"
+)
+
+var (
+	_ context.Context
+	_ time.Time
+	_ policy.Arg
+)
+
+// Ci is the main object.
+type Ci struct {
+	// Source is the repository.
+	Source *dagger.Directory
+}
+
+// New loads the repository.
+func New(
+	// +defaultPath="/"
+	source *dagger.Directory,
+) *Ci {
+	return &Ci{Source: source}
+}
+
+// Lint lints.
+func (m *Ci) Lint(
+	ctx context.Context,
+	// +cache="never"
+	// +optional
+	service string,
+) error {
+	return nil
+}

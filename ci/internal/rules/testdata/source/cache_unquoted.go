@@ -1,0 +1,35 @@
+// want: +cache=never: the value must be a quoted JSON string
+
+package main
+
+import (
+	"context"
+	"time"
+
+	"dagger/ci/internal/dagger"
+	"dagger/ci/internal/policy"
+)
+
+var (
+	_ context.Context
+	_ time.Time
+	_ policy.Arg
+)
+
+// Ci is the main object.
+type Ci struct {
+	// Source is the repository.
+	Source *dagger.Directory
+}
+
+// New loads the repository.
+func New(
+	// +defaultPath="/"
+	source *dagger.Directory,
+) *Ci {
+	return &Ci{Source: source}
+}
+
+// Push publishes.
+// +cache=never
+func (m *Ci) Push(ctx context.Context) (string, error) { return "", nil }

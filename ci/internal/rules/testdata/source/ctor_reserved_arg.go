@@ -1,0 +1,33 @@
+// want: constructor argument "output" collides with a dagger CLI flag
+
+package main
+
+import (
+	"context"
+	"time"
+
+	"dagger/ci/internal/dagger"
+	"dagger/ci/internal/policy"
+)
+
+var (
+	_ context.Context
+	_ time.Time
+	_ policy.Arg
+)
+
+// Ci is the main object.
+type Ci struct {
+	// Source is the repository.
+	Source *dagger.Directory
+}
+
+// New loads the repository.
+func New(
+	// +defaultPath="/"
+	source *dagger.Directory,
+	// +optional
+	output string,
+) *Ci {
+	return &Ci{Source: source}
+}

@@ -1,0 +1,34 @@
+// want: context.Context must be the first argument
+
+package main
+
+import (
+	"context"
+	"time"
+
+	"dagger/ci/internal/dagger"
+	"dagger/ci/internal/policy"
+)
+
+var (
+	_ context.Context
+	_ time.Time
+	_ policy.Arg
+)
+
+// Ci is the main object.
+type Ci struct {
+	// Source is the repository.
+	Source *dagger.Directory
+}
+
+// New loads the repository.
+func New(
+	// +defaultPath="/"
+	source *dagger.Directory,
+) *Ci {
+	return &Ci{Source: source}
+}
+
+// Build takes ctx second.
+func (m *Ci) Build(service string, ctx context.Context) error { return nil }

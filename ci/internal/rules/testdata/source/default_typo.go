@@ -1,0 +1,39 @@
+// want: pragma "+default \"staging\"" is misspelled
+
+package main
+
+import (
+	"context"
+	"time"
+
+	"dagger/ci/internal/dagger"
+	"dagger/ci/internal/policy"
+)
+
+var (
+	_ context.Context
+	_ time.Time
+	_ policy.Arg
+)
+
+// Ci is the main object.
+type Ci struct {
+	// Source is the repository.
+	Source *dagger.Directory
+}
+
+// New loads the repository.
+func New(
+	// +defaultPath="/"
+	source *dagger.Directory,
+) *Ci {
+	return &Ci{Source: source}
+}
+
+// Deploy takes an env.
+func (m *Ci) Deploy(
+	// +default "staging"
+	env string,
+) string {
+	return env
+}

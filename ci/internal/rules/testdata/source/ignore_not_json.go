@@ -1,0 +1,32 @@
+// want: +ignore=[.git] must be a JSON array of strings
+
+package main
+
+import (
+	"context"
+	"time"
+
+	"dagger/ci/internal/dagger"
+	"dagger/ci/internal/policy"
+)
+
+var (
+	_ context.Context
+	_ time.Time
+	_ policy.Arg
+)
+
+// Ci is the main object.
+type Ci struct {
+	// Source is the repository.
+	Source *dagger.Directory
+}
+
+// New loads the repository.
+func New(
+	// +defaultPath="/"
+	// +ignore=[.git]
+	source *dagger.Directory,
+) *Ci {
+	return &Ci{Source: source}
+}

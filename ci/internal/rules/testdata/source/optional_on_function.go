@@ -1,0 +1,35 @@
+// want: +optional belongs to an argument, not to function Lint
+
+package main
+
+import (
+	"context"
+	"time"
+
+	"dagger/ci/internal/dagger"
+	"dagger/ci/internal/policy"
+)
+
+var (
+	_ context.Context
+	_ time.Time
+	_ policy.Arg
+)
+
+// Ci is the main object.
+type Ci struct {
+	// Source is the repository.
+	Source *dagger.Directory
+}
+
+// New loads the repository.
+func New(
+	// +defaultPath="/"
+	source *dagger.Directory,
+) *Ci {
+	return &Ci{Source: source}
+}
+
+// Lint lints.
+// +optional
+func (m *Ci) Lint(ctx context.Context) error { return nil }

@@ -1,0 +1,34 @@
+// want: has 3 results
+
+package main
+
+import (
+	"context"
+	"time"
+
+	"dagger/ci/internal/dagger"
+	"dagger/ci/internal/policy"
+)
+
+var (
+	_ context.Context
+	_ time.Time
+	_ policy.Arg
+)
+
+// Ci is the main object.
+type Ci struct {
+	// Source is the repository.
+	Source *dagger.Directory
+}
+
+// New loads the repository.
+func New(
+	// +defaultPath="/"
+	source *dagger.Directory,
+) *Ci {
+	return &Ci{Source: source}
+}
+
+// Build returns three values.
+func (m *Ci) Build(ctx context.Context) (string, string, error) { return "", "", nil }
