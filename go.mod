@@ -2,6 +2,7 @@ module github.com/ferry-ci/ferry
 
 go 1.26.0
 
-require golang.org/x/mod v0.43.0
-
-require go.yaml.in/yaml/v3 v3.0.5 // indirect
+require (
+	go.yaml.in/yaml/v3 v3.0.5
+	golang.org/x/mod v0.43.0
+)
