@@ -10,7 +10,8 @@ import (
 
 // Push builds the service and publishes it as
 // {registry}/{service}:{env}-{sha}-{service}; it returns the image's
-// reference pinned by digest ({registry}/{service}@sha256:...).
+// reference pinned by digest ({registry}/{service}@sha256:...). It refuses a
+// worktree with uncommitted changes, which the tag's commit would not name.
 // +cache="never"
 func (m *Ci) Push(
 	ctx context.Context,
@@ -45,6 +46,9 @@ func (m *Ci) Push(
 	if err != nil {
 		return "", err
 	}
+	if err := m.requireCleanWorktree(ctx); err != nil {
+		return "", err
+	}
 	tag, err := policy.EnvTag(env, sha, service)
 	if err != nil {
 		return "", err
@@ -66,4 +70,20 @@ func (m *Ci) Push(
 		return "", fmt.Errorf("pushing %q: %w", address, err)
 	}
 	return ref, nil
+}
+
+// requireCleanWorktree refuses to publish uncommitted changes under a tag
+// that names a commit which does not hold them.
+func (m *Ci) requireCleanWorktree(ctx context.Context) error {
+	if m.Repo == nil {
+		return nil
+	}
+	clean, err := m.Repo.Uncommitted().IsEmpty(ctx)
+	if err != nil {
+		return fmt.Errorf("checking the worktree for uncommitted changes: %w", err)
+	}
+	if !clean {
+		return fmt.Errorf("checking the worktree: %w: it has uncommitted changes; commit them so the tag names what is pushed", policy.ErrInvalid)
+	}
+	return nil
 }

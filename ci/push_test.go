@@ -126,3 +126,18 @@ func TestFakeEnginePushRejectsUnpinnedAnswer(t *testing.T) {
 		t.Fatalf("Push() = %v, want a refusal of an address without digest", err)
 	}
 }
+
+func TestFakeEnginePushRefusesDirtyWorktree(t *testing.T) {
+	e := fakeengine.Start(t, answer("isEmpty", func(fakeengine.Chain) bool { return true }, false, nil))
+	_, err := newFakeCi().Push(context.Background(), "migrator", "staging", "ghcr.io/x", "", nil, "", "")
+	if !errors.Is(err, policy.ErrInvalid) || !strings.Contains(err.Error(), "uncommitted changes") {
+		t.Fatalf("Push() = %v, want a refusal of the dirty worktree", err)
+	}
+	q := onlyLeaf(t, e, "isEmpty")
+	if got := names(q.Chain); strings.Join(got, ".") != "loadGitRepositoryFromID.uncommitted.isEmpty" {
+		t.Errorf("worktree query = %s", q.Chain)
+	}
+	if len(e.Leaves("publish")) != 0 {
+		t.Fatalf("Push() published a dirty worktree:\n%s", dump(e))
+	}
+}
