@@ -45,6 +45,9 @@ type Reason struct {
 type AffectedService struct {
 	// Name is the service name.
 	Name string
+	// Service is the service as revision To declares it, build inputs
+	// (Build.Files) resolved.
+	Service Service
 	// Reasons lists every rule and file that affected it, sorted by path.
 	Reasons []Reason
 }
@@ -58,8 +61,9 @@ type Impact struct {
 	Changed []string
 	// Services lists the affected services, sorted by name.
 	Services []AffectedService
-	// Catalog is the catalog at To.
-	Catalog *Catalog
+	// Considered lists every service of revision To, sorted: all of them
+	// were validated, whether affected or not.
+	Considered []string
 }
 
 // Names lists the affected service names, sorted.
@@ -147,21 +151,11 @@ func Affected(ctx context.Context, repoDir, from, to string, opts ...AffectedOpt
 	if err != nil {
 		return nil, fmt.Errorf("reading the tree of %s: %w", to, err)
 	}
-	changes, err := object.DiffTreeWithOptions(ctx, fromTree, toTree, nil)
-	if err != nil {
+	toFS, fromFS := newTreeFS(toTree), newTreeFS(fromTree)
+	if imp.Changed, err = changedPaths(ctx, fromFS, toFS); err != nil {
 		return nil, fmt.Errorf("comparing %s with %s: %w", from, to, err)
 	}
-	seen := map[string]bool{}
-	for _, ch := range changes {
-		for _, n := range []string{ch.From.Name, ch.To.Name} {
-			if n != "" && !seen[n] {
-				seen[n] = true
-				imp.Changed = append(imp.Changed, n)
-			}
-		}
-	}
-	sort.Strings(imp.Changed)
-	if err := affected(imp, newTreeFS(toTree), newTreeFS(fromTree), o); err != nil {
+	if err := affected(imp, toFS, fromFS, o); err != nil {
 		return nil, fmt.Errorf("computing affected services at %s: %w", to, err)
 	}
 	return imp, nil
@@ -182,11 +176,11 @@ func resolveCommit(repo *git.Repository, rev string) (*object.Commit, error) {
 // affected fills imp.Services from imp.Changed; toFS is the revision the
 // services are read from, fromFS the one before (for deleted files).
 func affected(imp *Impact, toFS, fromFS fs.FS, o affectedOptions) error {
-	cat, err := DiscoverFS(toFS)
+	cat, err := discover(toFS, false)
 	if err != nil {
 		return err
 	}
-	imp.Catalog = cat
+	imp.Considered = cat.Names()
 	if len(imp.Changed) == 0 {
 		return nil
 	}
@@ -216,7 +210,10 @@ func affected(imp *Impact, toFS, fromFS fs.FS, o affectedOptions) error {
 			continue
 		}
 		sort.SliceStable(reasons, func(i, j int) bool { return reasons[i].Path < reasons[j].Path })
-		imp.Services = append(imp.Services, AffectedService{Name: svc.Name, Reasons: reasons})
+		if svc.Build.Files, err = resolveInputs(toFS, svc.Build.Context, svc.Build.Inputs); err != nil {
+			return err
+		}
+		imp.Services = append(imp.Services, AffectedService{Name: svc.Name, Service: svc, Reasons: reasons})
 	}
 	return nil
 }

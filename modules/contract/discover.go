@@ -56,6 +56,12 @@ func Discover(root string) (*Catalog, error) {
 // DiscoverFS is Discover over fsys, whose root is the repository root (a
 // folder on disk, or a git tree; see Affected).
 func DiscoverFS(fsys fs.FS) (*Catalog, error) {
+	return discover(fsys, true)
+}
+
+// discover loads the catalog; without resolveFiles, Build.Files stay nil
+// (Affected resolves them only for the services it returns).
+func discover(fsys fs.FS, resolveFiles bool) (*Catalog, error) {
 	entries, err := fs.ReadDir(fsys, ServicesDir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &Catalog{byName: map[string]int{}}, nil
@@ -76,7 +82,7 @@ func DiscoverFS(fsys fs.FS) (*Catalog, error) {
 			// A folder without a contract is not a service (yet).
 			continue
 		}
-		svc, err := LoadService(fsys, file)
+		svc, err := loadService(fsys, file, resolveFiles)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -20,6 +20,7 @@ import (
 type treeFS struct {
 	mu    sync.Mutex
 	trees map[string]*object.Tree // nil value: not a folder
+	blobs map[string][]byte
 }
 
 var (
@@ -33,7 +34,7 @@ func newTreeFS(root *object.Tree) *treeFS {
 	if root == nil {
 		root = &object.Tree{}
 	}
-	return &treeFS{trees: map[string]*object.Tree{".": root}}
+	return &treeFS{trees: map[string]*object.Tree{".": root}, blobs: map[string][]byte{}}
 }
 
 // tree returns the tree of folder dir, or fs.ErrNotExist. Callers hold mu.
@@ -127,7 +128,12 @@ func (t *treeFS) ReadFile(name string) ([]byte, error) {
 	return t.read(parent, e, name)
 }
 
+// read returns the blob of e; callers get their own copy, since the
+// catalog reads some files (go.mod, Dockerfile) more than once.
 func (t *treeFS) read(parent *object.Tree, e *object.TreeEntry, name string) ([]byte, error) {
+	if data, ok := t.blobs[name]; ok {
+		return append([]byte(nil), data...), nil
+	}
 	f, err := parent.TreeEntryFile(e)
 	if err != nil {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
@@ -141,7 +147,8 @@ func (t *treeFS) read(parent *object.Tree, e *object.TreeEntry, name string) ([]
 	if err != nil {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
 	}
-	return data, nil
+	t.blobs[name] = data
+	return append([]byte(nil), data...), nil
 }
 
 // Stat describes a file or folder without reading it.

@@ -87,11 +87,15 @@ const ManifestRoot = "deployments/base"
 // its build inputs. Every problem found is returned, joined; each is a
 // *FieldError naming the file and the field.
 func LoadService(fsys fs.FS, file string) (Service, error) {
+	return loadService(fsys, file, true)
+}
+
+func loadService(fsys fs.FS, file string, resolveFiles bool) (Service, error) {
 	data, err := fs.ReadFile(fsys, file)
 	if err != nil {
 		return Service{}, fmt.Errorf("reading %s: %w", file, err)
 	}
-	l := &loader{fsys: fsys, strictDecoder: strictDecoder{file: file}}
+	l := &loader{fsys: fsys, strictDecoder: strictDecoder{file: file}, resolveFiles: resolveFiles}
 	var raw rawService
 	l.decode(data, &raw)
 	if len(l.errs) > 0 {
@@ -106,7 +110,8 @@ func LoadService(fsys fs.FS, file string) (Service, error) {
 
 type loader struct {
 	strictDecoder
-	fsys fs.FS
+	fsys         fs.FS
+	resolveFiles bool
 }
 
 // bad records a rule broken at field, pointing at the field's line.
@@ -233,7 +238,7 @@ func (l *loader) build(raw *rawBuild, dir string) Build {
 			inputsOK = false
 		}
 	}
-	if inputsOK && b.Context != "" {
+	if inputsOK && b.Context != "" && l.resolveFiles {
 		files, err := resolveInputs(l.fsys, b.Context, b.Inputs)
 		if err != nil {
 			l.fail("build.inputs", l.line("build.inputs"), "%v", err)
