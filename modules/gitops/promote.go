@@ -240,7 +240,9 @@ type session struct {
 	signed map[string]ImageState
 }
 
-func (s *session) overlayPath() string { return path.Join(s.p.o.overlays, s.req.Env, "kustomization.yaml") }
+func (s *session) overlayPath() string {
+	return path.Join(s.p.o.overlays, s.req.Env, "kustomization.yaml")
+}
 
 func (s *session) readOverlay(base plumbing.Hash, env string) ([]byte, error) {
 	dir := path.Join(s.p.o.overlays, env)
@@ -636,4 +638,6 @@ func WithWorkDir(dir string) Option { return func(o *options) error { o.workDir 
 func WithLogger(l *slog.Logger) Option { return func(o *options) error { o.log = l; return nil } }
 
 // WithClock sets the commit time source. Default time.Now.
-func WithClock(now func() time.Time) Option { return func(o *options) error { o.now = now; return nil } }
+func WithClock(now func() time.Time) Option {
+	return func(o *options) error { o.now = now; return nil }
+}
