@@ -14,8 +14,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
-	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // Media types and annotations of a Sigstore bundle referrer (cosign
@@ -44,11 +42,7 @@ func (r rawManifest) MediaType() (types.MediaType, error) { return r.mt, nil }
 // the registry lacks the referrers API, ggcr maintains the `sha256-<hex>`
 // fallback index; its update is a read-modify-write, so the entry is read
 // back and the write retried when a concurrent writer dropped it.
-func writeReferrer(ctx context.Context, digest name.Digest, subject *v1.Descriptor, b *protobundle.Bundle, predicateType string, o *signOptions) (name.Digest, error) {
-	bj, err := protojson.Marshal(b)
-	if err != nil {
-		return name.Digest{}, fmt.Errorf("encoding bundle: %w", err)
-	}
+func writeReferrer(ctx context.Context, digest name.Digest, subject *v1.Descriptor, bj []byte, predicateType string, o *signOptions) (name.Digest, error) {
 	repo := digest.Context()
 	layer := static.NewLayer(bj, bundleV03MediaType)
 	config := static.NewLayer([]byte("{}"), emptyMediaType)

@@ -230,7 +230,11 @@ func sign1(ctx context.Context, digest name.Digest, signer Signer, o *signOption
 		if err != nil {
 			return nil, err
 		}
-		ref, err := writeReferrer(ctx, digest, subject, b, PredicateTypeCosignSign, o)
+		bj, err := marshalBundle(b)
+		if err != nil {
+			return nil, err
+		}
+		ref, err := writeReferrer(ctx, digest, subject, bj, PredicateTypeCosignSign, o)
 		if err != nil {
 			return nil, err
 		}
