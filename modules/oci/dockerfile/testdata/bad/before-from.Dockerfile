@@ -1,0 +1,2 @@
+USER 1000
+FROM scratch

@@ -1,0 +1,4 @@
+FROM scratch
+USER nonroot
+ENTRYPOINT /app --flag value
+EXPOSE 80
