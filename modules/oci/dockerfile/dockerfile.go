@@ -64,7 +64,7 @@ type env struct {
 }
 
 func (e *env) Get(k string) (string, bool) { v, ok := e.vals[k]; return v, ok }
-func (e *env) Keys() []string             { return e.keys }
+func (e *env) Keys() []string              { return e.keys }
 func (e *env) set(k, v string) {
 	if _, ok := e.vals[k]; !ok {
 		e.keys = append(e.keys, k)
