@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 func TestSignVerifyKey(t *testing.T) {
@@ -87,4 +86,3 @@ func assertChecks(t *testing.T, err error, checks ...string) {
 	}
 }
 
-var _ = remote.Write
