@@ -109,4 +109,3 @@ func signFromInputs(t *testing.T, ref string, in badInput, dir string) error {
 	_, err = Sign(ctx, d, ks)
 	return err
 }
-

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"testing"
-
 )
 
 func TestSignVerifyKey(t *testing.T) {
@@ -85,4 +84,3 @@ func assertChecks(t *testing.T, err error, checks ...string) {
 		t.Fatalf("failed checks %v, want %v (%v)", got, checks, err)
 	}
 }
-
