@@ -403,7 +403,7 @@ func checkReusable(name string, wf workflow, cfg Config, bad func(int, string, .
 					}
 				}
 			case s.Run != "":
-				if s.Env["ARGS"] == "${{ inputs.args }}" && strings.Contains(s.Run, "grep -Eq") {
+				if s.Env["ARGS"] == "${{ inputs.args }}" && strings.Contains(s.Run, `[[ ! "$ARGS" =~ $re ]]`) {
 					guarded = true
 				}
 				if strings.Contains(s.Run, "${{") {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 var corpusConfig = Config{
@@ -192,5 +194,55 @@ func TestActionlintCatchesErrors(t *testing.T) {
 	out, err := exec.Command(bin, "-no-color", bad).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "nosuch") {
 		t.Fatalf("actionlint accepted a broken workflow: %v\n%s", err, out)
+	}
+}
+
+// TestArgsGuard runs the reusable workflow's guard step with bash on
+// arguments a dispatch form could carry.
+func TestArgsGuard(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("bash is not installed")
+	}
+	data, err := os.ReadFile(filepath.Join("..", "..", ".github", "workflows", Reusable))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wf workflow
+	if err := yaml.Unmarshal(data, &wf); err != nil {
+		t.Fatal(err)
+	}
+	script := ""
+	for _, s := range wf.Jobs["call"].Steps {
+		if s.Env["ARGS"] != "" {
+			script = s.Run
+		}
+	}
+	if script == "" {
+		t.Fatal("no guard step in the reusable workflow")
+	}
+	tests := []struct {
+		name, args string
+		ok         bool
+	}{
+		{name: "check", args: "check", ok: true},
+		{name: "release", args: "release --service scheduler-worker --env staging --git-sha 0123456789abcdef --registry ghcr.io/ferry-ci --password env://GITHUB_TOKEN", ok: true},
+		{name: "command separator", args: "check; curl evil.test"},
+		{name: "substitution", args: "check $(id)"},
+		{name: "backticks", args: "check `id`"},
+		{name: "second line", args: "check\nrm -rf /"},
+		{name: "quotes", args: `check --x="a b"`},
+		{name: "pipe", args: "check | sh"},
+		{name: "empty", args: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(bash, "-e", "-c", script)
+			cmd.Env = append(os.Environ(), "ARGS="+tt.args)
+			out, err := cmd.CombinedOutput()
+			if (err == nil) != tt.ok {
+				t.Fatalf("guard on %q: %v\n%s", tt.args, err, out)
+			}
+		})
 	}
 }
