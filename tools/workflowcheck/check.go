@@ -58,7 +58,10 @@ func (f Finding) String() string {
 type Config struct {
 	DaggerVersion string   // the CLI version, dagger.json's engineVersion without "v"
 	Functions     []string // dagger call names the module has or plans (kebab-case)
-	Services      []string // folders under services/
+	// Flags are the argument flags of each function the module has (absent
+	// for planned ones, whose flags are not checked yet).
+	Flags    map[string][]string
+	Services []string // folders under services/
 }
 
 // CheckRepo checks root/.github/workflows against the repository: the
@@ -107,11 +110,16 @@ func RepoConfig(root string) (Config, error) {
 		return cfg, fmt.Errorf("parsing dagger.json: %w", err)
 	}
 	cfg.DaggerVersion = strings.TrimPrefix(dj.EngineVersion, "v")
-	fns, err := moduleFunctions(filepath.Join(root, dj.Source))
+	flags, err := moduleFunctions(filepath.Join(root, dj.Source))
 	if err != nil {
 		return cfg, err
 	}
-	cfg.Functions = append(fns, PlannedFunctions...)
+	cfg.Flags = flags
+	for fn := range flags {
+		cfg.Functions = append(cfg.Functions, fn)
+	}
+	sort.Strings(cfg.Functions)
+	cfg.Functions = append(cfg.Functions, PlannedFunctions...)
 	entries, err := os.ReadDir(filepath.Join(root, "services"))
 	if err != nil {
 		return cfg, fmt.Errorf("listing services: %w", err)
@@ -124,15 +132,15 @@ func RepoConfig(root string) (Config, error) {
 	return cfg, nil
 }
 
-// moduleFunctions lists the exported methods of the module's main object,
-// in the kebab case of `dagger call`.
-func moduleFunctions(dir string) ([]string, error) {
+// moduleFunctions maps the exported methods of the module's main object to
+// their argument flags, in the kebab case of `dagger call`.
+func moduleFunctions(dir string) (map[string][]string, error) {
 	fset := token.NewFileSet()
 	matches, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
 		return nil, err
 	}
-	var out []string
+	out := map[string][]string{}
 	for _, m := range matches {
 		if strings.HasSuffix(m, "_test.go") || strings.HasSuffix(m, ".gen.go") {
 			continue
@@ -150,12 +158,20 @@ func moduleFunctions(dir string) ([]string, error) {
 			if s, ok := t.(*ast.StarExpr); ok {
 				t = s.X
 			}
-			if id, ok := t.(*ast.Ident); ok && id.Name == "Ci" {
-				out = append(out, Kebab(fd.Name.Name))
+			if id, ok := t.(*ast.Ident); !ok || id.Name != "Ci" {
+				continue
 			}
+			flags := []string{}
+			for _, p := range fd.Type.Params.List {
+				for _, n := range p.Names {
+					if n.Name != "ctx" {
+						flags = append(flags, "--"+Kebab(n.Name))
+					}
+				}
+			}
+			out[Kebab(fd.Name.Name)] = flags
 		}
 	}
-	sort.Strings(out)
 	return out, nil
 }
 
@@ -324,6 +340,14 @@ func checkWorkflow(name string, data []byte, cfg Config) []Finding {
 		fn := firstWord(args)
 		if !contains(cfg.Functions, fn) {
 			bad(line, "job %s calls %q, which is no function of the module", jn, fn)
+		}
+		if flags, ok := cfg.Flags[fn]; ok {
+			for _, w := range strings.Fields(args)[1:] {
+				flag, _, _ := strings.Cut(w, "=")
+				if strings.HasPrefix(flag, "--") && !contains(flags, flag) {
+					bad(line, "job %s: %s is no argument of %s (it takes %s)", jn, flag, fn, strings.Join(flags, " "))
+				}
+			}
 		}
 		if strings.Contains(args, "secrets.") || strings.Contains(args, "github.token") {
 			bad(line, "job %s puts a secret in the call's arguments: pass it as env://NAME", jn)

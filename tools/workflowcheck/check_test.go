@@ -15,6 +15,7 @@ var corpusConfig = Config{
 	DaggerVersion: "0.21.9",
 	Functions:     []string{"build", "check", "plan", "promote", "push", "release", "rollback"},
 	Services:      []string{"migrator", "scheduler-worker"},
+	Flags:         map[string][]string{"check": {}, "push": {"--service", "--env"}},
 }
 
 func wants(data []byte) []string {
@@ -100,6 +101,9 @@ func TestRepoConfig(t *testing.T) {
 		if !contains(cfg.Functions, fn) {
 			t.Errorf("Functions = %v, want %s read from ci/", cfg.Functions, fn)
 		}
+	}
+	if got := strings.Join(cfg.Flags["push"], " "); !strings.Contains(got, "--service --env --registry --username --password --git-sha --build-ts") {
+		t.Errorf("push flags = %q", got)
 	}
 	if !contains(cfg.Services, "scheduler-worker") {
 		t.Errorf("Services = %v, want scheduler-worker", cfg.Services)
