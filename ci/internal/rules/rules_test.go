@@ -51,9 +51,12 @@ func corpus(t *testing.T, dir, ext string) []string {
 	return files
 }
 
-func TestSourceCorpus(t *testing.T) {
-	for _, file := range corpus(t, "source", ".go") {
-		name := strings.TrimSuffix(filepath.Base(file), ".go")
+// runCorpus checks each file of testdata/dir with check against its
+// "// want:" lines; a file named good must have no finding.
+func runCorpus(t *testing.T, dir, ext string, check func(name string, data []byte) ([]Finding, error)) {
+	t.Helper()
+	for _, file := range corpus(t, dir, ext) {
+		name := strings.TrimSuffix(filepath.Base(file), ext)
 		t.Run(name, func(t *testing.T) {
 			data, err := os.ReadFile(file)
 			if err != nil {
@@ -63,13 +66,19 @@ func TestSourceCorpus(t *testing.T) {
 			if len(want) == 0 && name != "good" {
 				t.Fatalf("%s has no // want: line", file)
 			}
-			got, err := CheckSources(map[string][]byte{filepath.Base(file): data}, "Ci")
+			got, err := check(filepath.Base(file), data)
 			if err != nil {
-				t.Fatalf("CheckSources() = %v", err)
+				t.Fatal(err)
 			}
 			assertFindings(t, got, want)
 		})
 	}
+}
+
+func TestSourceCorpus(t *testing.T) {
+	runCorpus(t, "source", ".go", func(name string, data []byte) ([]Finding, error) {
+		return CheckSources(map[string][]byte{name: data}, "Ci")
+	})
 }
 
 func goodConfig(t *testing.T) Config {
@@ -87,20 +96,9 @@ func goodConfig(t *testing.T) Config {
 
 func TestGoModCorpus(t *testing.T) {
 	cfg := goodConfig(t)
-	for _, file := range corpus(t, "gomod", ".mod") {
-		name := strings.TrimSuffix(filepath.Base(file), ".mod")
-		t.Run(name, func(t *testing.T) {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := wants(data)
-			if len(want) == 0 && name != "good" {
-				t.Fatalf("%s has no // want: line", file)
-			}
-			assertFindings(t, CheckGoMod(data, cfg), want)
-		})
-	}
+	runCorpus(t, "gomod", ".mod", func(_ string, data []byte) ([]Finding, error) {
+		return CheckGoMod(data, cfg), nil
+	})
 }
 
 func TestDaggerJSONCorpus(t *testing.T) {
