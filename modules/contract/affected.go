@@ -64,6 +64,9 @@ type Impact struct {
 	// Considered lists every service of revision To, sorted: all of them
 	// were validated, whether affected or not.
 	Considered []string
+	// Removed lists the services of From whose service.yaml is gone in
+	// To (nothing to build; their deployment is the caller's concern).
+	Removed []string
 }
 
 // Names lists the affected service names, sorted.
@@ -181,6 +184,15 @@ func affected(imp *Impact, toFS, fromFS fs.FS, o affectedOptions) error {
 		return err
 	}
 	imp.Considered = cat.Names()
+	for _, p := range imp.Changed {
+		if name, ok := serviceOf(p); ok {
+			if _, err := fs.Stat(toFS, p); err != nil {
+				if _, err := fs.Stat(fromFS, p); err == nil {
+					imp.Removed = append(imp.Removed, name)
+				}
+			}
+		}
+	}
 	if len(imp.Changed) == 0 {
 		return nil
 	}
@@ -216,6 +228,15 @@ func affected(imp *Impact, toFS, fromFS fs.FS, o affectedOptions) error {
 		imp.Services = append(imp.Services, AffectedService{Name: svc.Name, Service: svc, Reasons: reasons})
 	}
 	return nil
+}
+
+// serviceOf returns the service name when p is a services/<name>/service.yaml.
+func serviceOf(p string) (string, bool) {
+	parts := strings.Split(p, "/")
+	if len(parts) == 3 && parts[0] == ServicesDir && parts[2] == ServiceFile {
+		return parts[1], true
+	}
+	return "", false
 }
 
 // globFor names the first single glob that matches p, for the report.

@@ -16,7 +16,8 @@ func svcYAML(name, extra string) string {
 // monorepo is a repository with four services and shared modules:
 //
 //	api    requires example.com/lib (go.work), which requires example.com/shared (go.work)
-//	worker requires example.com/replaced through a local replace directive
+//	worker requires example.com/replaced through a local replace directive,
+//	       and example.com/workrep, which go.work replaces with a local folder
 //	batch  has its own module and nothing else
 //	web    has no go.mod; its Dockerfile lives in docker/ outside its folder
 //
@@ -24,7 +25,7 @@ func svcYAML(name, extra string) string {
 func monorepo() map[string]string {
 	files := map[string]string{
 		"README.md": "# repo\n",
-		"go.work":   "go 1.26.0\n\nuse (\n\t./modules/lib\n\t./modules/shared\n\t./services/api\n\t./services/batch\n)\n",
+		"go.work":   "go 1.26.0\n\nuse (\n\t./modules/lib\n\t./modules/shared\n\t./services/api\n\t./services/batch\n)\n\nreplace example.com/workrep => ./modules/workrep\n",
 
 		"modules/shared/go.mod":        "module example.com/shared\n\ngo 1.26.0\n",
 		"modules/shared/shared.go":     "package shared\n",
@@ -35,6 +36,8 @@ func monorepo() map[string]string {
 		"modules/lib/nested/nested.go": "package nested\n",
 		"modules/replaced/go.mod":      "module example.com/replaced\n\ngo 1.26.0\n",
 		"modules/replaced/r.go":        "package replaced\n",
+		"modules/workrep/go.mod":       "module example.com/workrep\n\ngo 1.26.0\n",
+		"modules/workrep/w.go":         "package workrep\n",
 		"modules/unused/go.mod":        "module example.com/unused\n\ngo 1.26.0\n",
 		"modules/unused/u.go":          "package unused\n",
 
@@ -44,7 +47,7 @@ func monorepo() map[string]string {
 		"services/api/main.go":         "package main\n",
 		"services/worker/service.yaml": svcYAML("worker", ""),
 		"services/worker/Dockerfile":   "FROM scratch\nCOPY . /src\n",
-		"services/worker/go.mod": "module example.com/worker\n\ngo 1.26.0\n\nrequire (\n\texample.com/replaced v0.0.0\n)\n\n" +
+		"services/worker/go.mod": "module example.com/worker\n\ngo 1.26.0\n\nrequire (\n\texample.com/replaced v0.0.0\n\texample.com/workrep v0.0.0\n)\n\n" +
 			"replace example.com/replaced => ../../modules/replaced\n\n// not required, so not a dependency:\nreplace example.com/unused => ../../modules/unused\n",
 		"services/worker/main.go":     "package main\n",
 		"services/batch/service.yaml": svcYAML("batch", ""),
@@ -83,6 +86,7 @@ func TestAffected(t *testing.T) {
 		change  map[string]string
 		want    []string
 		reasons map[string][]Reason // optional exact reasons per service
+		removed []string
 	}{
 		{name: "service file", change: map[string]string{"services/api/main.go": "package main // v2\n"}, want: []string{"api"},
 			reasons: map[string][]Reason{"api": {{Kind: ReasonFolder, Path: "services/api/main.go"}}}},
@@ -93,11 +97,13 @@ func TestAffected(t *testing.T) {
 		{name: "nested module is not its parent", change: map[string]string{"modules/lib/nested/nested.go": "package nested // v2\n"}, want: nil},
 		{name: "local replace target", change: map[string]string{"modules/replaced/r.go": "package replaced // v2\n"}, want: []string{"worker"},
 			reasons: map[string][]Reason{"worker": {{Kind: ReasonModule, Path: "modules/replaced/r.go", Detail: "example.com/replaced"}}}},
+		{name: "go.work replace target", change: map[string]string{"modules/workrep/w.go": "package workrep // v2\n"}, want: []string{"worker"},
+			reasons: map[string][]Reason{"worker": {{Kind: ReasonModule, Path: "modules/workrep/w.go", Detail: "example.com/workrep"}}}},
 		{name: "replace of a module not required", change: map[string]string{"modules/unused/u.go": "package unused // v2\n"}, want: nil},
 		{name: "dockerfile outside the folder", change: map[string]string{"docker/web.Dockerfile": "FROM scratch\nCOPY index.html /srv/app/\n"}, want: []string{"web"},
 			reasons: map[string][]Reason{"web": {{Kind: ReasonDockerfile, Path: "docker/web.Dockerfile"}}}},
 		{name: "another dockerfile", change: map[string]string{"docker/other.Dockerfile": "FROM scratch\nUSER 1\n"}, want: nil},
-		{name: "declared global file", change: map[string]string{"go.work": "go 1.26.0\n\nuse (\n\t./modules/lib\n\t./modules/shared\n\t./services/api\n\t./services/batch\n\t./services/worker\n)\n"},
+		{name: "declared global file", change: map[string]string{"go.work": "go 1.26.0\n\nuse (\n\t./modules/lib\n\t./modules/shared\n\t./services/api\n\t./services/batch\n\t./services/worker\n)\n\nreplace example.com/workrep => ./modules/workrep\n"},
 			want:    []string{"api", "batch", "web", "worker"},
 			reasons: map[string][]Reason{"web": {{Kind: ReasonGlobal, Path: "go.work", Detail: "go.work"}}}},
 		{name: "declared global folder", change: map[string]string{".github/workflows/release.yml": "on: push\n"}, want: []string{"api", "batch", "web", "worker"},
@@ -105,6 +111,10 @@ func TestAffected(t *testing.T) {
 		{name: "unrelated file", change: map[string]string{"README.md": "# repo v2\n"}, want: nil},
 		{name: "manifest only", change: map[string]string{"deployments/base/api/kustomization.yaml": "resources: [a.yaml]\n"}, want: nil},
 		{name: "deleted module file", change: map[string]string{"modules/lib/extra.go": ""}, want: []string{"api"}},
+		{name: "removed service", change: map[string]string{"services/batch/service.yaml": "", "services/batch/Dockerfile": "", "services/batch/go.mod": "", "services/batch/a.go": ""},
+			want: nil, removed: []string{"batch"}},
+		{name: "service back", change: map[string]string{"services/batch/service.yaml": svcYAML("batch", ""), "services/batch/Dockerfile": "FROM scratch\nCOPY . /src\n", "services/batch/go.mod": "module example.com/batch\n\ngo 1.26.0\n", "services/batch/a.go": "package main\n"},
+			want: []string{"batch"}},
 		{name: "two services at once", change: map[string]string{"services/batch/a.go": "", "services/batch/b.go": "package main\n", "services/web/index.html": "<html>v2</html>\n"},
 			want: []string{"batch", "web"}},
 	}
@@ -121,6 +131,9 @@ func TestAffected(t *testing.T) {
 			}
 			if got := imp.Names(); !reflect.DeepEqual(got, append([]string{}, tc.want...)) && !(len(got) == 0 && len(tc.want) == 0) {
 				t.Errorf("affected = %v, want %v\nreasons: %+v", got, tc.want, imp.Services)
+			}
+			if !reflect.DeepEqual(imp.Removed, tc.removed) {
+				t.Errorf("Removed = %v, want %v", imp.Removed, tc.removed)
 			}
 			for name, want := range tc.reasons {
 				for _, s := range imp.Services {
