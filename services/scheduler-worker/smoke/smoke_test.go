@@ -387,7 +387,7 @@ func TestSmoke(t *testing.T) {
 	// 4. A slow API and SIGTERM mid-call: not ready at once, alive, the call
 	// completes, the run is recorded once, exit 0 within the grace period.
 	api.setDelay(4 * time.Second)
-	<-api.started // the first run's call
+	<-api.started                       // the first run's call
 	time.Sleep(1100 * time.Millisecond) // schedule times have second granularity
 	if err := sched.Trigger(ctx, client.ScheduleTriggerOptions{}); err != nil {
 		t.Fatal(err)
