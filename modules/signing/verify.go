@@ -463,6 +463,8 @@ func (p *Policy) verifyEntity(v *verify.Verifier, e verify.SignedEntity, artifac
 func classifyVerify(err error) string {
 	s := err.Error()
 	switch {
+	case strings.Contains(s, "outside certificate validity"), strings.Contains(s, "certificate has expired"):
+		return CheckCertificate
 	case strings.Contains(s, "failed to verify log inclusion"), strings.Contains(s, "failed to verify timestamps"),
 		strings.Contains(s, "transparency log"):
 		return CheckTlog
