@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"dagger/ci/internal/dagger"
 	"dagger/ci/internal/policy"
@@ -22,15 +23,14 @@ func (m *Ci) Check(ctx context.Context) error {
 	if len(services) == 0 {
 		return fmt.Errorf("checking: %w: no service with a go.mod under services/", policy.ErrInvalid)
 	}
-	var errs []error
-	for _, s := range services {
-		if _, err := m.Lint(ctx, s); err != nil {
-			errs = append(errs, err)
-		}
-		if _, err := m.Test(ctx, s); err != nil {
-			errs = append(errs, err)
-		}
+	// The engine runs the pipelines side by side; errors keep the service order.
+	errs := make([]error, 2*len(services))
+	var wg sync.WaitGroup
+	for i, s := range services {
+		wg.Go(func() { _, errs[2*i] = m.Lint(ctx, s) })
+		wg.Go(func() { _, errs[2*i+1] = m.Test(ctx, s) })
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 
