@@ -57,6 +57,10 @@ var sideEffectCalls = []string{"Publish", "Export"}
 // do not exist in a module's generated client (or in the v0.21 engine).
 var hiddenCalls = []string{"Host", "Engine", "SshfsVolume", "WithMountedVolume"}
 
+// libraryOnlyClientCalls are methods of the library's Client that the
+// module's dag lacks (its connection belongs to the runtime).
+var libraryOnlyClientCalls = []string{"Close", "Do", "GraphQLClient", "QueryBuilder"}
+
 var pragmaKeys = map[string]bool{
 	"optional": true, "default": true, "defaultPath": true, "defaultAddress": true,
 	"ignore": true, "deprecated": true, "cache": true, "check": true, "generate": true,
@@ -340,8 +344,15 @@ func (c *checker) checkHiddenCalls(f *ast.File) {
 		if !ok {
 			return true
 		}
-		if sel, ok := call.Fun.(*ast.SelectorExpr); ok && contains(hiddenCalls, sel.Sel.Name) {
+		sel, ok := call.Fun.(*ast.SelectorExpr)
+		if !ok {
+			return true
+		}
+		if contains(hiddenCalls, sel.Sel.Name) {
 			c.report(sel.Sel.Pos(), "%s is hidden from modules: it compiles against dagger.io/dagger but not in the engine", sel.Sel.Name)
+		}
+		if x, ok := sel.X.(*ast.Ident); ok && x.Name == "dag" && contains(libraryOnlyClientCalls, sel.Sel.Name) {
+			c.report(sel.Sel.Pos(), "dag.%s exists only in the library's client; a module's dag has no connection to manage", sel.Sel.Name)
 		}
 		return true
 	})
