@@ -8,8 +8,10 @@ import (
 	"dagger/ci/internal/policy"
 )
 
-// goImage is the Go toolchain image of Test and Lint, the project's Go version.
-const goImage = "golang:1.26.8-bookworm"
+// goImage is the Go toolchain image of Test and Lint, pinned by digest to
+// the GO_IMAGE the services' Dockerfiles build with, so tests run on the
+// toolchain that builds the binary.
+const goImage = "golang:1.26@sha256:3aff6657219a4d9c14e27fb1d8976c49c29fddb70ba835014f477e1c70636647"
 
 // Test runs the service's Go tests in a Go container with cache volumes for
 // modules and the build cache, and returns their output.
