@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -114,10 +115,53 @@ type Result struct {
 }
 
 // Promoter opens promotion pull requests against one deployments repository.
+// It is safe for concurrent use; runs on one branch take turns in-process
+// (other processes are handled by the push lease and rebuild).
 type Promoter struct {
 	url   string
 	forge Forge
 	o     options
+
+	mu       sync.Mutex
+	branches map[string]*sync.Mutex
+	names    map[string]map[string]bool // base commit + overlay -> image names
+}
+
+func (p *Promoter) lock(branch string) func() {
+	p.mu.Lock()
+	if p.branches == nil {
+		p.branches = map[string]*sync.Mutex{}
+	}
+	m, ok := p.branches[branch]
+	if !ok {
+		m = &sync.Mutex{}
+		p.branches[branch] = m
+	}
+	p.mu.Unlock()
+	m.Lock()
+	return m.Unlock
+}
+
+// baseNames renders the overlay without its images once per base commit.
+func (p *Promoter) baseNames(base plumbing.Hash, dir, path string, content []byte) (map[string]bool, error) {
+	key := base.String() + " " + strings.TrimPrefix(path, dir)
+	p.mu.Lock()
+	names, ok := p.names[key]
+	p.mu.Unlock()
+	if ok {
+		return names, nil
+	}
+	names, err := overlay.BaseImageNames(filesys.MakeFsOnDisk(), dir, path, content)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	if p.names == nil || len(p.names) > 64 {
+		p.names = map[string]map[string]bool{}
+	}
+	p.names[key] = names
+	p.mu.Unlock()
+	return names, nil
 }
 
 // New returns a Promoter for the repository at url (HTTPS, SSH or a local
@@ -207,6 +251,9 @@ func (p *Promoter) run(ctx context.Context, req Request, j job) (*Result, error)
 		return nil, err
 	}
 	s := &session{p: p, repo: repo, req: req, job: j, branch: branchFor(j.branch, req)}
+	if !j.dryRun {
+		defer p.lock(s.branch)()
+	}
 	var lastErr error
 	for attempt := 1; attempt <= p.o.attempts; attempt++ {
 		res, err := s.attempt(ctx)
@@ -376,7 +423,14 @@ func (s *session) attempt(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	abs := filepath.Join(s.repo.Dir(), filepath.FromSlash(file))
-	if err := overlay.Verify(filesys.MakeFsOnDisk(), filepath.Dir(abs), abs, content, edited.Content, edits); err != nil {
+	names, err := s.p.baseNames(base, filepath.Dir(abs), abs, content)
+	if err != nil {
+		return nil, fmt.Errorf("rendering %s: %w", file, err)
+	}
+	if err := overlay.CheckNames(names, edits); err != nil {
+		return nil, fmt.Errorf("checking %s: %w", file, err)
+	}
+	if err := overlay.CheckDigests(filesys.MakeFsOnDisk(), filepath.Dir(abs), abs, edited.Content, edits); err != nil {
 		return nil, fmt.Errorf("rendering %s: %w", file, err)
 	}
 	st := State{Env: s.req.Env, Branch: s.branch, Base: base.String(), Images: all, Rollback: s.job.rollback != "", RevertOf: s.job.rollback}

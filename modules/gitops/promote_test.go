@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -264,6 +265,17 @@ func TestConcurrentPromotionsIntoOneBatch(t *testing.T) {
 	seed := t.TempDir()
 	gittest.WriteDeployments(t, seed, n)
 	f := newFixture(t, seed, WithRetry(60, 20*time.Millisecond))
+	// Four promoters stand for four CI jobs: runs within one take turns,
+	// runs across them race on the push lease and rebuild.
+	promoters := []*Promoter{f.p}
+	for range 3 {
+		p, err := New(f.bare, f.forge, WithDigestChecker(f.reg), WithSignatureVerifier(f.ver), WithRetry(60, 20*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		promoters = append(promoters, p)
+	}
+	var attempts atomic.Int64
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i := range n {
@@ -271,7 +283,11 @@ func TestConcurrentPromotionsIntoOneBatch(t *testing.T) {
 		d := "sha256:" + fmt.Sprintf("%064x", i+1000)
 		f.publish(name, d, true)
 		wg.Go(func() {
-			_, errs[i] = f.p.Promote(t.Context(), Request{Env: "staging", Batch: "release", Images: []Image{{Service: fmt.Sprintf("svc%03d", i), Name: name, Tag: "t", Digest: d}}})
+			res, err := promoters[i%len(promoters)].Promote(t.Context(), Request{Env: "staging", Batch: "release", Images: []Image{{Service: fmt.Sprintf("svc%03d", i), Name: name, Tag: "t", Digest: d}}})
+			if err == nil {
+				attempts.Add(int64(res.Attempts))
+			}
+			errs[i] = err
 		})
 	}
 	wg.Wait()
@@ -298,6 +314,7 @@ func TestConcurrentPromotionsIntoOneBatch(t *testing.T) {
 	if len(st.Images) != n {
 		t.Errorf("hidden state has %d images, want %d", len(st.Images), n)
 	}
+	t.Logf("%d promotions took %d attempts in all", n, attempts.Load())
 	if c := gittest.Git(t, f.bare, "rev-list", "--count", "main..promote/staging/release"); c != "1" {
 		t.Errorf("branch has %s commits over main, want 1", c)
 	}

@@ -104,6 +104,8 @@ type Repo struct {
 	repo *git.Repository
 	dir  string
 	auth transport.AuthMethod
+	// clean is the commit the working tree matches, if known.
+	clean plumbing.Hash
 }
 
 // Clone clones branch of url into dir (which must not exist or be empty).
@@ -122,7 +124,11 @@ func Clone(ctx context.Context, url, dir, branch string, auth Auth) (*Repo, erro
 	if err != nil {
 		return nil, fmt.Errorf("cloning %s of %s: %w", branch, redact(url), classify(err))
 	}
-	return &Repo{repo: r, dir: dir, auth: am}, nil
+	rp := &Repo{repo: r, dir: dir, auth: am}
+	if head, err := r.Head(); err == nil {
+		rp.clean = head.Hash()
+	}
+	return rp, nil
 }
 
 // Dir is the working tree's path.
@@ -224,13 +230,18 @@ func (r *Repo) DirExists(h plumbing.Hash, path string) (bool, error) {
 
 // Checkout resets the working tree to commit h (detached), discarding edits.
 func (r *Repo) Checkout(h plumbing.Hash) error {
+	if h == r.clean {
+		return nil
+	}
 	wt, err := r.repo.Worktree()
 	if err != nil {
 		return err
 	}
 	if err := wt.Checkout(&git.CheckoutOptions{Hash: h, Force: true}); err != nil {
+		r.clean = plumbing.ZeroHash
 		return fmt.Errorf("checking out %s: %w", h, err)
 	}
+	r.clean = h
 	return nil
 }
 
@@ -244,6 +255,7 @@ func (r *Repo) CommitFiles(parent plumbing.Hash, files map[string][]byte, messag
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
+	r.clean = plumbing.ZeroHash // dirty from here on
 	for p, b := range files {
 		full := filepath.Join(r.dir, filepath.FromSlash(p))
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
@@ -261,6 +273,7 @@ func (r *Repo) CommitFiles(parent plumbing.Hash, files map[string][]byte, messag
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("committing: %w", err)
 	}
+	r.clean = h
 	return h, nil
 }
 

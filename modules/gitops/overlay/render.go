@@ -3,6 +3,7 @@ package overlay
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -95,9 +96,10 @@ func imageName(ref string) string {
 	return ref
 }
 
-// withoutImages removes the top-level images: key, to render what enters the
-// overlay's image transformer. Formatting is irrelevant: it is never written.
-func withoutImages(src []byte) ([]byte, error) {
+// filterImages keeps only the images: entries named in keep (all removed
+// when keep is nil), for an in-memory render. Formatting is irrelevant: the
+// result is never written.
+func filterImages(src []byte, keep map[string]bool) ([]byte, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSyntax, err)
@@ -105,10 +107,24 @@ func withoutImages(src []byte) ([]byte, error) {
 	if len(doc.Content) == 1 && doc.Content[0].Kind == yaml.MappingNode {
 		m := doc.Content[0]
 		for i := 0; i+1 < len(m.Content); i += 2 {
-			if m.Content[i].Value == "images" {
+			if m.Content[i].Value != "images" {
+				continue
+			}
+			if keep == nil || m.Content[i+1].Kind != yaml.SequenceNode {
 				m.Content = append(m.Content[:i], m.Content[i+2:]...)
 				break
 			}
+			seq := m.Content[i+1]
+			var kept []*yaml.Node
+			for _, item := range seq.Content {
+				for j := 0; j+1 < len(item.Content); j += 2 {
+					if item.Content[j].Value == "name" && keep[item.Content[j+1].Value] {
+						kept = append(kept, item)
+					}
+				}
+			}
+			seq.Content = kept
+			break
 		}
 	}
 	return yaml.Marshal(&doc)
@@ -118,31 +134,60 @@ func withoutImages(src []byte) ([]byte, error) {
 // that every image name matches a container image coming from the base, and
 // with the edited content, to check that every digest reaches a workload.
 func Verify(fsys filesys.FileSystem, dir, kustomizationPath string, original, edited []byte, images []Image) error {
-	stripped, err := withoutImages(original)
+	names, err := BaseImageNames(fsys, dir, kustomizationPath, original)
 	if err != nil {
 		return err
 	}
+	if err := CheckNames(names, images); err != nil {
+		return err
+	}
+	return CheckDigests(fsys, dir, kustomizationPath, edited, images)
+}
+
+// BaseImageNames renders the overlay without its images: list and returns
+// the image names (no tag or digest) that enter its image transformer.
+func BaseImageNames(fsys filesys.FileSystem, dir, kustomizationPath string, original []byte) (map[string]bool, error) {
+	stripped, err := filterImages(original, nil)
+	if err != nil {
+		return nil, err
+	}
 	before, err := ContainerImages(fsys, dir, kustomizationPath, stripped)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	names := map[string]bool{}
 	for _, ref := range before {
 		names[imageName(ref)] = true
 	}
+	return names, nil
+}
+
+// CheckNames fails with ErrNoMatch for an image whose name no container
+// image of the base has (kustomize would silently ignore the entry).
+func CheckNames(names map[string]bool, images []Image) error {
 	for _, img := range images {
 		if !names[img.Name] {
-			known := slices.Sorted(func(yield func(string) bool) {
-				for n := range names {
-					if !yield(n) {
-						return
-					}
-				}
-			})
-			return fmt.Errorf("%w: %q (base has %s)", ErrNoMatch, img.Name, strings.Join(known, ", "))
+			return fmt.Errorf("%w: %q (base has %s)", ErrNoMatch, img.Name, strings.Join(slices.Sorted(maps.Keys(names)), ", "))
 		}
 	}
-	after, err := ContainerImages(fsys, dir, kustomizationPath, edited)
+	return nil
+}
+
+// CheckDigests renders the edited overlay and fails with ErrNotRendered for
+// a digest that reaches no workload. Only the given images' entries are kept
+// in the rendered copy: kustomize's image transformer costs one regexp per
+// entry and container, so a 200-entry overlay would otherwise take seconds
+// for a one-image promotion.
+func CheckDigests(fsys filesys.FileSystem, dir, kustomizationPath string, edited []byte, images []Image) error {
+	keep := map[string]bool{}
+	for _, img := range images {
+		keep[img.Name] = true
+	}
+	pruned, err := filterImages(edited, keep)
+	if err != nil {
+		return err
+	}
+	after, err := ContainerImages(fsys, dir, kustomizationPath, pruned)
 	if err != nil {
 		return err
 	}
