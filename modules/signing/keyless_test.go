@@ -149,3 +149,36 @@ func TestKeylessPolicyInvalid(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyWithRekor: a key signature may also be logged; a policy that
+// requires the log then reports its index and time, and rejects an offline
+// signature.
+func TestKeyWithRekor(t *testing.T) {
+	f := newFakeSigstore(t)
+	k := newKey(t)
+	for _, format := range []Format{FormatLegacy, FormatBundle} {
+		t.Run(string(format), func(t *testing.T) {
+			host := newRegistry(t, true)
+			logged := pushRandom(t, host, "app")
+			if _, err := Sign(ctx, logged, newKeySigner(t, k), WithFormat(format), WithTransparencyLog(f.tlog())); err != nil {
+				t.Fatal(err)
+			}
+			p := keyPolicy(t, k, WithTlog(f.trusted(t)))
+			rep, err := Verify(ctx, logged, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := rep.Signatures[0]; s.LogIndex < 0 || s.Time.IsZero() {
+				t.Fatalf("report %+v: want log index and time", s)
+			}
+			// The offline policy accepts it too.
+			if _, err := Verify(ctx, logged, keyPolicy(t, k)); err != nil {
+				t.Fatal(err)
+			}
+			offline := pushRandom(t, host, "app")
+			mustSign(t, offline, k, format)
+			_, err = Verify(ctx, offline, p)
+			assertChecks(t, err, CheckTlog)
+		})
+	}
+}

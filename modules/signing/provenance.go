@@ -66,7 +66,7 @@ func (p Provenance) Predicate() ([]byte, error) {
 		if m.URI == "" {
 			return nil, fmt.Errorf("building provenance: material %d has no uri", i)
 		}
-		deps = append(deps, rd{URI: m.URI, Digest: m.Digest})
+		deps = append(deps, rd(m))
 	}
 	ext := map[string]any{"source": map[string]string{"repository": p.SourceRepository, "ref": p.Ref, "commit": p.Commit}}
 	if p.Service != "" {
