@@ -25,7 +25,12 @@ type strictDecoder struct {
 	file  string
 	lines map[string]int
 	errs  []error
+	nodes int // nodes visited, to stop alias bombs
 }
+
+// maxNodes bounds the nodes a walk visits (aliases count each time they
+// are followed); a service.yaml has a few dozen.
+const maxNodes = 10000
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
@@ -115,6 +120,12 @@ func joinPath(path, key string) string {
 
 // walk checks n against t. A null value stands for "absent" anywhere.
 func (d *strictDecoder) walk(n *yaml.Node, t reflect.Type, path string) {
+	if d.nodes++; d.nodes == maxNodes {
+		d.fail(path, n.Line, "document too large (more than %d values once aliases are expanded)", maxNodes)
+	}
+	if d.nodes >= maxNodes {
+		return
+	}
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
