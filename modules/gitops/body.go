@@ -99,15 +99,34 @@ func body(s State, limit int) string {
 	}
 	human := b.String()
 	block := "\n" + s.block() + "\n"
-	if limit > 0 && len(human)+len(block) > limit {
-		const note = "\n\n… (truncated to the forge's limit)\n"
-		keep := max(limit-len(block)-len(note), 0)
-		for keep > 0 && keep < len(human) && (human[keep]&0xC0) == 0x80 {
-			keep-- // do not split a UTF-8 sequence
-		}
-		human = human[:keep] + note
+	if limit <= 0 || len(human)+len(block) <= limit {
+		return human + block
 	}
-	return human + block
+	// Too long: the commit message keeps the full state; the body keeps as
+	// much of it as fits, and says so.
+	for _, compact := range []State{compactState(s), {Env: s.Env, Branch: s.Branch, Base: s.Base, Rollback: s.Rollback, RevertOf: s.RevertOf}} {
+		compact.Truncated = true
+		block = "\n" + compact.block() + "\n"
+		if len(block) < limit/2 {
+			break
+		}
+	}
+	const note = "\n\n… (truncated to the forge's limit; the branch head's commit message has the full record)\n"
+	keep := max(limit-len(block)-len(note), 0)
+	for keep > 0 && keep < len(human) && (human[keep]&0xC0) == 0x80 {
+		keep-- // do not split a UTF-8 sequence
+	}
+	return human[:keep] + note + block
+}
+
+// compactState keeps what a later run needs to know which pins a pull
+// request carries.
+func compactState(s State) State {
+	c := State{Env: s.Env, Branch: s.Branch, Base: s.Base, Rollback: s.Rollback, RevertOf: s.RevertOf}
+	for _, im := range s.Images {
+		c.Images = append(c.Images, ImageState{Service: im.Service, Name: im.Name, NewName: im.NewName, Tag: im.Tag, Digest: im.Digest})
+	}
+	return c
 }
 
 func orNone(s string) string {

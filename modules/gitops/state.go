@@ -39,6 +39,9 @@ type State struct {
 	Rollback bool         `json:"rollback,omitempty"`
 	RevertOf string       `json:"revertOf,omitempty"`
 	Images   []ImageState `json:"images"`
+	// Truncated marks a pull request body's copy that had to drop fields
+	// or images to fit the forge's limit.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 func (s State) block() string {
