@@ -1,0 +1,277 @@
+package gitea
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ferry-ci/ferry/modules/gitops"
+	"github.com/ferry-ci/ferry/modules/gitops/forge"
+	"github.com/ferry-ci/ferry/modules/gitops/gitrepo"
+	"github.com/ferry-ci/ferry/modules/gitops/internal/gittest"
+)
+
+// giteaBinary finds the pinned gitea build (.ci/tools.sh gitea).
+func giteaBinary(t *testing.T) string {
+	if p, err := exec.LookPath("gitea"); err == nil {
+		return p
+	}
+	home, _ := os.UserHomeDir()
+	p := filepath.Join(home, ".cache", "ferry", "tools", "bin", "gitea")
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("gitea not found: run .ci/tools.sh gitea")
+	}
+	t.Skip("gitea not found: run .ci/tools.sh gitea")
+	return ""
+}
+
+// server is a real Gitea process on loopback with a bot user and token.
+type server struct {
+	url, token string
+}
+
+const nobody = 65534
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func startGitea(t *testing.T) *server {
+	bin := giteaBinary(t)
+	real, err := filepath.EvalSymlinks(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Gitea refuses to run as root: as root, run it as nobody in a folder
+	// nobody owns.
+	work, err := os.MkdirTemp("", "ferry-gitea-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(work) })
+	for _, d := range []string{"options", "templates"} {
+		if err := os.CopyFS(filepath.Join(work, d), os.DirFS(filepath.Join(filepath.Dir(real), d))); err != nil {
+			t.Fatalf("copying gitea %s: %v", d, err)
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	ini := fmt.Sprintf(`APP_NAME = ferry-test
+RUN_MODE = prod
+WORK_PATH = %[1]s
+[database]
+DB_TYPE = sqlite3
+PATH = %[1]s/data/gitea.db
+[repository]
+ROOT = %[1]s/repos
+[server]
+HTTP_ADDR = 127.0.0.1
+HTTP_PORT = %[2]d
+ROOT_URL = %[3]s/
+OFFLINE_MODE = true
+DISABLE_SSH = true
+START_SSH_SERVER = false
+LFS_START_SERVER = false
+APP_DATA_PATH = %[1]s/data
+[security]
+INSTALL_LOCK = true
+SECRET_KEY = %[4]s
+INTERNAL_TOKEN = %[5]s
+[oauth2]
+ENABLED = false
+[service]
+DISABLE_REGISTRATION = true
+[mailer]
+ENABLED = false
+[session]
+PROVIDER = memory
+[cache]
+ADAPTER = memory
+[indexer]
+ISSUE_INDEXER_TYPE = db
+[log]
+MODE = console
+LEVEL = warn
+`, work, port, url, randHex(16), randHex(32))
+	conf := filepath.Join(work, "app.ini")
+	if err := os.WriteFile(conf, []byte(ini), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		if err := os.Chmod(work, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		_ = filepath.WalkDir(work, func(p string, _ fs.DirEntry, _ error) error { return os.Lchown(p, nobody, nobody) })
+	}
+	command := func(ctx context.Context, args ...string) *exec.Cmd {
+		cmd := exec.CommandContext(ctx, real, append(args, "--config", conf, "--work-path", work)...)
+		cmd.Dir = work
+		cmd.Env = []string{"HOME=" + work, "USER=nobody", "GITEA_WORK_DIR=" + work, "PATH=" + os.Getenv("PATH")}
+		if os.Geteuid() == 0 {
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+		}
+		return cmd
+	}
+	var logs bytes.Buffer
+	web := command(context.Background(), "web")
+	web.Stdout, web.Stderr = &logs, &logs
+	if err := web.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = web.Process.Signal(syscall.SIGTERM)
+		_ = web.Wait()
+	})
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		resp, err := http.Get(url + "/api/v1/version")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gitea did not start:\n%s", logs.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	password := randHex(12) + "Aa1!"
+	out, err := command(t.Context(), "admin", "user", "create", "--username", "bot", "--email", "bot@ferry.invalid",
+		"--password", password, "--admin", "--must-change-password=false").CombinedOutput()
+	if err != nil {
+		t.Fatalf("gitea admin user create: %v\n%s", err, out)
+	}
+	// Token from the API with basic auth.
+	var tok struct {
+		SHA1 string `json:"sha1"`
+	}
+	api(t, "POST", url+"/api/v1/users/bot/tokens", "bot:"+password, "", map[string]any{"name": "ferry", "scopes": []string{"write:repository", "write:issue", "write:user"}}, &tok)
+	if tok.SHA1 == "" {
+		t.Fatal("no token")
+	}
+	return &server{url: url, token: tok.SHA1}
+}
+
+func api(t *testing.T, method, url, basic, token string, in, out any) {
+	t.Helper()
+	b, _ := json.Marshal(in)
+	req, _ := http.NewRequestWithContext(t.Context(), method, url, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	if basic != "" {
+		u, p, _ := strings.Cut(basic, ":")
+		req.SetBasicAuth(u, p)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "token "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		var e map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&e)
+		t.Fatalf("%s %s: %d %v", method, url, resp.StatusCode, e)
+	}
+	if out != nil {
+		_ = json.NewDecoder(resp.Body).Decode(out)
+	}
+}
+
+type fakeGates struct{}
+
+func (fakeGates) Exists(context.Context, string) (bool, error) { return true, nil }
+func (fakeGates) Verify(context.Context, string, string) (gitops.Signature, error) {
+	return gitops.Signature{Identity: "ci@acme"}, nil
+}
+
+// TestPromoteThroughRealGitea runs promotions against a real Gitea: git
+// over its smart HTTP with the token, pull requests over its REST API.
+func TestPromoteThroughRealGitea(t *testing.T) {
+	s := startGitea(t)
+	ctx := t.Context()
+	api(t, "POST", s.url+"/api/v1/user/repos", "", s.token, map[string]any{"name": "deployments", "default_branch": "main"}, nil)
+	bare := gittest.NewBare(t, "../../testdata/seed")
+	cmd := exec.Command("git", "push", "-q", s.url+"/bot/deployments.git", "main")
+	cmd.Dir = bare
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http.extraHeader", "GIT_CONFIG_VALUE_0=Authorization: token "+s.token)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("seeding: %v\n%s", err, out)
+	}
+
+	c, err := New(s.url, "bot", "deployments", s.token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := gitops.New(s.url+"/bot/deployments.git", c, gitops.WithAuth(gitrepo.Auth{Username: "bot", Token: s.token}),
+		gitops.WithDigestChecker(fakeGates{}), gitops.WithSignatureVerifier(fakeGates{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := func(d string) gitops.Request {
+		return gitops.Request{Env: "staging", Images: []gitops.Image{{Service: "api", Name: "ghcr.io/acme/api", Tag: "staging-2-api", Digest: "sha256:" + strings.Repeat(d, 64)}}}
+	}
+	res, err := p.Promote(ctx, img("a"))
+	if err != nil || res.Action != gitops.Created || res.PullRequest == nil {
+		t.Fatalf("Promote: %+v %v", res, err)
+	}
+	if !strings.HasPrefix(res.PullRequest.URL, s.url+"/bot/deployments/pulls/") {
+		t.Fatalf("PR URL %s", res.PullRequest.URL)
+	}
+	again, err := p.Promote(ctx, img("a"))
+	if err != nil || again.Action != gitops.Noop || again.PullRequest.Number != res.PullRequest.Number {
+		t.Fatalf("re-run: %+v %v", again, err)
+	}
+	upd, err := p.Promote(ctx, img("b"))
+	if err != nil || upd.Action != gitops.Updated || upd.PullRequest.Number != res.PullRequest.Number {
+		t.Fatalf("update: %+v %v", upd, err)
+	}
+	if _, err := c.OpenPullRequest(ctx, forge.NewPullRequest{Head: "promote/staging/api", Base: "main", Title: "dup"}); !errors.Is(err, forge.ErrAlreadyExists) {
+		t.Fatalf("duplicate open: %v", err)
+	}
+	open, err := c.List(ctx, forge.Open)
+	if err != nil || len(open) != 1 || !strings.Contains(open[0].Body, strings.Repeat("b", 64)) {
+		t.Fatalf("open pull requests: %+v %v", open, err)
+	}
+	if err := c.Comment(ctx, open[0].Number, "merging"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Merge(ctx, open[0].Number, "merge", upd.HeadSHA); err != nil {
+		t.Fatalf("Merge: %v", err)
+	}
+	noop, err := p.Promote(ctx, img("b"))
+	if err != nil || noop.Action != gitops.Noop || noop.PullRequest != nil {
+		t.Fatalf("after merge: %+v %v", noop, err)
+	}
+
+	bad, _ := New(s.url, "bot", "deployments", "wrong-token")
+	if _, err := bad.OpenPullRequest(ctx, forge.NewPullRequest{Head: "x", Base: "main", Title: "t"}); !errors.Is(err, forge.ErrUnauthorized) {
+		t.Fatalf("wrong token: %v", err)
+	}
+}
