@@ -23,6 +23,7 @@ declare -A PKG=(
   [sops]="v3.13.3 github.com/getsops/sops/v3/cmd/sops"
   [staticcheck]="v0.8.2 honnef.co/go/tools/cmd/staticcheck"
   [gitea]="v1.26.0 code.gitea.io/gitea"
+  [kustomize]="v5.8.2 sigs.k8s.io/kustomize/kustomize/v5"
 )
 
 log() { printf 'tools: %s\n' "$*" >&2; }
