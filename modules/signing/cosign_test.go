@@ -226,8 +226,14 @@ func TestCosignVerifiesOurAttestations(t *testing.T) {
 			if _, err := Attest(ctx, d, newKeySigner(t, priv), PredicateTypeSLSAProvenance1, pred, WithFormat(tc.format)); err != nil {
 				t.Fatal(err)
 			}
-			args := append([]string{"verify-attestation", "--key", pubPath, "--insecure-ignore-tlog=true", "--type", "slsaprovenance1"}, tc.flags...)
-			c.mustRun(t, "", append(args, d.String())...)
+			args := append([]string{"verify-attestation", "--key", pubPath, "--insecure-ignore-tlog=true"}, tc.flags...)
+			out := c.mustRun(t, "", append(args, "--type", "slsaprovenance1", d.String())...)
+			if !strings.Contains(out, `"payloadType":"application/vnd.in-toto+json"`) {
+				t.Fatalf("cosign printed no in-toto envelope:\n%s", out)
+			}
+			if out, err := c.run(t, "", append(args, "--type", "spdxjson", d.String())...); err == nil {
+				t.Fatalf("cosign found an SPDX attestation that was never written:\n%s", out)
+			}
 		})
 	}
 }
