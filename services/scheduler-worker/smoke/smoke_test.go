@@ -303,34 +303,7 @@ func TestSmoke(t *testing.T) {
 	})
 
 	// 2. Temporal comes up; the worker becomes ready on its own.
-	dev := exec.Command(temporalBin, "server", "start-dev", "--headless", "--ip", "127.0.0.1",
-		"--port", strconv.Itoa(temporalPort), "--log-level", "error",
-		"--db-filename", filepath.Join(t.TempDir(), "temporal.db"))
-	devOut := &syncBuffer{}
-	dev.Stdout, dev.Stderr = devOut, devOut
-	if err := dev.Start(); err != nil {
-		t.Fatal(err)
-	}
-	devDone := make(chan struct{})
-	go func() { _ = dev.Wait(); close(devDone) }()
-	defer func() {
-		_ = dev.Process.Signal(os.Interrupt)
-		select {
-		case <-devDone:
-		case <-time.After(15 * time.Second):
-			_ = dev.Process.Kill()
-			<-devDone
-		}
-	}()
-	var tc client.Client
-	waitFor(t, 60*time.Second, "the Temporal dev server", func() bool {
-		c, err := client.Dial(client.Options{HostPort: temporalAddr, Logger: quietLogger{}})
-		if err != nil {
-			return false
-		}
-		tc = c
-		return true
-	})
+	tc := startDevServer(t, temporalBin, temporalPort)
 	defer tc.Close()
 	temporalUp := time.Now()
 	waitFor(t, 60*time.Second, "readyz 200 after Temporal came up", func() bool { c, _ := httpGet(base + "/readyz"); return c == 200 })
@@ -451,6 +424,42 @@ func TestSmoke(t *testing.T) {
 	if w2.exitCode() != 0 || w2.stdout.find(t, "drain completed") == nil {
 		t.Fatalf("second worker exit %d; output:\n%s", w2.exitCode(), w2.stdout.String())
 	}
+}
+
+// startDevServer starts `temporal server start-dev` on 127.0.0.1:port and
+// returns a client once it answers; the server stops with the test.
+func startDevServer(t *testing.T, temporalBin string, port int) client.Client {
+	t.Helper()
+	dev := exec.Command(temporalBin, "server", "start-dev", "--headless", "--ip", "127.0.0.1",
+		"--port", strconv.Itoa(port), "--log-level", "error",
+		"--db-filename", filepath.Join(t.TempDir(), "temporal.db"))
+	devOut := &syncBuffer{}
+	dev.Stdout, dev.Stderr = devOut, devOut
+	if err := dev.Start(); err != nil {
+		t.Fatal(err)
+	}
+	devDone := make(chan struct{})
+	go func() { _ = dev.Wait(); close(devDone) }()
+	t.Cleanup(func() {
+		_ = dev.Process.Signal(os.Interrupt)
+		select {
+		case <-devDone:
+		case <-time.After(15 * time.Second):
+			_ = dev.Process.Kill()
+			<-devDone
+		}
+	})
+	var tc client.Client
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	waitFor(t, 60*time.Second, "the Temporal dev server", func() bool {
+		c, err := client.Dial(client.Options{HostPort: addr, Logger: quietLogger{}})
+		if err != nil {
+			return false
+		}
+		tc = c
+		return true
+	})
+	return tc
 }
 
 func waitForAction(ctx context.Context, t *testing.T, h client.ScheduleHandle, n int) client.ScheduleActionResult {
