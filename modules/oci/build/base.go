@@ -67,3 +67,30 @@ func readCABundle(path string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// BuiltinBase returns the built-in base for the platforms as an OCI image
+// index, reading the CA bundle at caBundle (DefaultCACertificates when
+// empty): push it once to use it by digest, e.g. to give another tool the
+// same base.
+func BuiltinBase(caBundle string, platforms []v1.Platform) (v1.ImageIndex, error) {
+	if caBundle == "" {
+		caBundle = DefaultCACertificates
+	}
+	ca, err := readCABundle(caBundle)
+	if err != nil {
+		return nil, err
+	}
+	if len(platforms) == 0 {
+		platforms = DefaultPlatforms
+	}
+	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	for _, p := range platforms {
+		img, err := builtinBase(ca, p)
+		if err != nil {
+			return nil, err
+		}
+		pp := p
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &pp}})
+	}
+	return idx, nil
+}

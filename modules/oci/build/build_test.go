@@ -36,7 +36,7 @@ var commitTime = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 
 const commitSHA = "abc1234def5678abc1234def5678abc1234def56"
 
-func newRegistry(t *testing.T) (*registry.Client, string) {
+func newRegistry(t testing.TB) (*registry.Client, string) {
 	t.Helper()
 	s := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(s.Close)
@@ -47,7 +47,7 @@ func newRegistry(t *testing.T) (*registry.Client, string) {
 	return c, strings.TrimPrefix(s.URL, "http://")
 }
 
-func helloConfig(t *testing.T, host string) Config {
+func helloConfig(t testing.TB, host string) Config {
 	t.Helper()
 	st, err := dockerfile.Read("testdata/hello/Dockerfile")
 	if err != nil {
