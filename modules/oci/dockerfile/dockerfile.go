@@ -45,13 +45,18 @@ type Stage struct {
 	Line int
 }
 
-// Read parses the Dockerfile at path and returns its final stage.
-func Read(path string) (Stage, error) {
+// Read parses the Dockerfile at path and returns its final stage, with ARG
+// defaults as written.
+func Read(path string) (Stage, error) { return ReadWithArgs(path, nil) }
+
+// ReadWithArgs is Read with build arguments that override ARG defaults, as
+// `docker build --build-arg` does (e.g. GIT_SHA for a revision label).
+func ReadWithArgs(path string, args map[string]string) (Stage, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return Stage{}, fmt.Errorf("reading Dockerfile %q: %w", path, err)
 	}
-	s, err := Parse(b)
+	s, err := ParseWithArgs(b, args)
 	if err != nil {
 		return Stage{}, fmt.Errorf("reading Dockerfile %q: %w", path, err)
 	}
@@ -61,6 +66,7 @@ func Read(path string) (Stage, error) {
 type env struct {
 	keys []string
 	vals map[string]string
+	args map[string]string // build arguments, override ARG defaults
 }
 
 func (e *env) Get(k string) (string, bool) { v, ok := e.vals[k]; return v, ok }
@@ -73,13 +79,17 @@ func (e *env) set(k, v string) {
 }
 
 // Parse reads Dockerfile content and returns its final stage.
-func Parse(content []byte) (Stage, error) {
+func Parse(content []byte) (Stage, error) { return ParseWithArgs(content, nil) }
+
+// ParseWithArgs is Parse with build arguments overriding ARG defaults. Only
+// declared ARGs take them, as in Docker.
+func ParseWithArgs(content []byte, args map[string]string) (Stage, error) {
 	res, err := parser.Parse(bytes.NewReader(content))
 	if err != nil {
 		return Stage{}, fmt.Errorf("parsing: %w", err)
 	}
 	lex := shell.NewLex(res.EscapeToken)
-	global := &env{vals: map[string]string{}}
+	global := &env{vals: map[string]string{}, args: args}
 	var final []*parser.Node
 	var from *parser.Node
 	for _, n := range res.AST.Children {
@@ -111,7 +121,7 @@ func Parse(content []byte) (Stage, error) {
 			st.Name = as.Next.Value
 		}
 	}
-	stageEnv := &env{vals: map[string]string{}}
+	stageEnv := &env{vals: map[string]string{}, args: args}
 	word := func(n *parser.Node, s string) (string, error) {
 		v, _, err := lex.ProcessWord(s, stageEnv)
 		if err != nil {
@@ -128,6 +138,9 @@ func Parse(content []byte) (Stage, error) {
 			// An ARG without default re-imports the global value.
 			for a := n.Next; a != nil; a = a.Next {
 				k, _, hasDefault := strings.Cut(a.Value, "=")
+				if _, given := args[k]; given {
+					continue
+				}
 				if v, ok := global.vals[k]; ok && !hasDefault {
 					stageEnv.set(k, v)
 				}
@@ -207,6 +220,10 @@ func Parse(content []byte) (Stage, error) {
 func applyArg(lex *shell.Lex, e *env, n *parser.Node) error {
 	for a := n.Next; a != nil; a = a.Next {
 		k, v, ok := strings.Cut(a.Value, "=")
+		if given, isArg := e.args[k]; isArg {
+			e.set(k, given)
+			continue
+		}
 		if !ok {
 			continue
 		}

@@ -91,3 +91,36 @@ func TestBadDockerfiles(t *testing.T) {
 		})
 	}
 }
+
+func TestBuildArgsOverrideDefaults(t *testing.T) {
+	content := []byte(`ARG GIT_SHA=unknown
+ARG UNUSED
+FROM scratch
+ARG GIT_SHA
+ARG BUILD_TS=unknown
+ARG PORT=8080
+LABEL org.opencontainers.image.revision="${GIT_SHA}" org.opencontainers.image.created=$BUILD_TS
+EXPOSE $PORT
+`)
+	tests := []struct {
+		name                    string
+		args                    map[string]string
+		revision, created, port string
+	}{
+		{name: "defaults", revision: "unknown", created: "unknown", port: "8080/tcp"},
+		{name: "global and stage args", args: map[string]string{"GIT_SHA": "abc1234", "BUILD_TS": "2026-11-01T12:00:00Z"}, revision: "abc1234", created: "2026-11-01T12:00:00Z", port: "8080/tcp"},
+		{name: "stage arg", args: map[string]string{"PORT": "9000"}, revision: "unknown", created: "unknown", port: "9000/tcp"},
+		{name: "undeclared arg ignored", args: map[string]string{"OTHER": "x"}, revision: "unknown", created: "unknown", port: "8080/tcp"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, err := ParseWithArgs(content, tt.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Labels["org.opencontainers.image.revision"] != tt.revision || st.Labels["org.opencontainers.image.created"] != tt.created || st.ExposedPorts[0] != tt.port {
+				t.Errorf("stage %s", st)
+			}
+		})
+	}
+}
