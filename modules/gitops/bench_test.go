@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ferry-ci/ferry/modules/gitops/forge/local"
+	"github.com/ferry-ci/ferry/modules/gitops/internal/deploytree"
 	"github.com/ferry-ci/ferry/modules/gitops/internal/gittest"
 )
 
@@ -30,10 +31,10 @@ func benchImages(reg *FakeRegistry, ver *FakeVerifier, k, round int) []Image {
 	ims := make([]Image, k)
 	for i := range k {
 		name := fmt.Sprintf("ghcr.io/acme/svc%03d", i)
-		d := fmt.Sprintf("sha256:%032x%032x", round+1, i)
+		d := deploytree.Digest(round, i)
 		reg.add(name + "@" + d)
 		ver.sign(name + "@" + d)
-		ims[i] = Image{Service: fmt.Sprintf("svc%03d", i), Name: name, Tag: fmt.Sprintf("staging-%d-svc%03d", round, i), Digest: d}
+		ims[i] = Image{Service: fmt.Sprintf("svc%03d", i), Name: name, Tag: deploytree.Tag(round, i), Digest: d}
 	}
 	return ims
 }

@@ -82,7 +82,6 @@ func indexByName(ims []overlay.Image, name string) int {
 func (p *Promoter) findPromotion(repo *gitrepo.Repo, base plumbing.Hash, file, env, service string) (*object.Commit, []ImageState, error) {
 	var found *object.Commit
 	var images []ImageState
-	var names []string // the service's image names, learnt from its promotions
 	err := repo.Log(base, func(c *object.Commit) (bool, error) {
 		st, ok, _ := ParseState(c.Message)
 		if ok && c.Committer.Email == p.o.identity.Email && st.Env == env {
@@ -98,21 +97,13 @@ func (p *Promoter) findPromotion(repo *gitrepo.Repo, base plumbing.Hash, file, e
 			}
 			return true, nil
 		}
-		if len(c.ParentHashes) == 0 {
-			return false, nil
-		}
-		// A person's commit: did it change pins? Checked once the service's
-		// image names are known, below.
-		return true, nil
+		return len(c.ParentHashes) > 0, nil
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	if found == nil {
 		return nil, nil, fmt.Errorf("%w: no promotion of %s in %s on %s", ErrNothingToRollBack, service, env, p.o.base)
-	}
-	for _, im := range images {
-		names = append(names, im.Name)
 	}
 	cur, err := repo.ReadFile(base, file)
 	if err != nil {
@@ -130,7 +121,6 @@ func (p *Promoter) findPromotion(repo *gitrepo.Repo, base plumbing.Hash, file, e
 				ErrManualChange, im.Name, pinOf(now, i), im.Digest, found.Hash.String()[:12], who+when)
 		}
 	}
-	_ = names
 	return found, images, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -144,4 +145,21 @@ func read(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// BenchmarkSetImages200 pins 200 services of a 200-entry overlay.
+func BenchmarkSetImages200(b *testing.B) {
+	var src strings.Builder
+	src.WriteString("kind: Kustomization\nimages:\n")
+	ims := make([]Image, 200)
+	for i := range 200 {
+		fmt.Fprintf(&src, "  # svc%03d\n  - name: ghcr.io/acme/svc%03d\n    newTag: old\n    digest: sha256:%064x\n", i, i, i)
+		ims[i] = Image{Name: fmt.Sprintf("ghcr.io/acme/svc%03d", i), NewTag: "new", Digest: fmt.Sprintf("sha256:%064x", i+1)}
+	}
+	in := []byte(src.String())
+	for b.Loop() {
+		if _, err := SetImages(in, ims); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

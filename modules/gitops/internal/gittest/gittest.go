@@ -4,7 +4,6 @@ package gittest
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/cgi"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/ferry-ci/ferry/modules/gitops/internal/deploytree"
 )
 
 // Git runs the git CLI in dir and returns its trimmed stdout.
@@ -116,51 +117,11 @@ func Serve(t testing.TB, root, token string) *Server {
 	return s
 }
 
-// WriteDeployments writes a deployments tree of n services (svc000...) with
-// staging and production overlays, staging pinning none of them yet, under
-// dir/deployments.
+// WriteDeployments writes a deployments tree of n services (see
+// deploytree.Write) under dir/deployments.
 func WriteDeployments(t testing.TB, dir string, n int) {
 	t.Helper()
-	var res, imgs strings.Builder
-	for i := range n {
-		name := fmt.Sprintf("svc%03d", i)
-		base := filepath.Join(dir, "deployments", "base", name)
-		if err := os.MkdirAll(base, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		write(t, filepath.Join(base, "kustomization.yaml"), "resources:\n- deployment.yaml\n")
-		write(t, filepath.Join(base, "deployment.yaml"), fmt.Sprintf(`apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: %[1]s
-spec:
-  selector:
-    matchLabels:
-      app: %[1]s
-  template:
-    metadata:
-      labels:
-        app: %[1]s
-    spec:
-      containers:
-      - name: %[1]s
-        image: ghcr.io/acme/%[1]s:dev
-`, name))
-		fmt.Fprintf(&res, "  - ../../base/%s\n", name)
-		fmt.Fprintf(&imgs, "  # %s\n  - name: ghcr.io/acme/%s\n    newTag: staging-0-%s\n    digest: sha256:%064x\n", name, name, name, i)
-	}
-	for _, env := range []string{"staging", "production"} {
-		o := filepath.Join(dir, "deployments", "overlays", env)
-		if err := os.MkdirAll(o, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		write(t, filepath.Join(o, "kustomization.yaml"), "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: "+env+"\n\nresources:\n"+res.String()+"\nimages:\n"+imgs.String())
-	}
-}
-
-func write(t testing.TB, path, s string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+	if err := deploytree.Write(dir, n); err != nil {
 		t.Fatal(err)
 	}
 }
