@@ -8,13 +8,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -111,8 +112,10 @@ func Build(t testing.TB, dir, name string) string {
 	if built[bin] {
 		return bin
 	}
-	_, self, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(self), "..", "..")
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command("go", "build", "-ldflags", "-X main.gitSHA=test-sha -X main.buildTS=2026-11-27T00:00:00Z", "-o", bin, dir)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -120,6 +123,25 @@ func Build(t testing.TB, dir, name string) string {
 	}
 	built[bin] = true
 	return bin
+}
+
+// moduleRoot walks up from the test's working directory (its package
+// folder) to the folder holding this service's go.mod.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && strings.Contains(string(b), "module github.com/ferry-ci/ferry/services/scheduler-worker\n") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("finding the scheduler-worker module root: no go.mod above the working directory")
+		}
+		dir = parent
+	}
 }
 
 var (
