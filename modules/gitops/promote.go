@@ -522,7 +522,13 @@ func (s *session) syncPR(ctx context.Context, res *Result, head plumbing.Hash, p
 			}
 		}
 		if err == nil && (pr.Body != res.Body || pr.Title != res.Title) {
+			note := superseded(pr.Body, res.Body)
 			pr, err = f.UpdatePullRequest(ctx, pr.Number, res.Title, res.Body)
+			if c, ok := f.(commenter); ok && err == nil && note != "" {
+				if cerr := c.Comment(ctx, pr.Number, note); cerr != nil {
+					s.p.o.log.WarnContext(ctx, "commenting on the pull request", "number", pr.Number, "err", cerr)
+				}
+			}
 			if err == nil && res.Action == Noop {
 				res.Action = Updated
 			}
@@ -551,6 +557,33 @@ func (s *session) syncPR(ctx context.Context, res *Result, head plumbing.Hash, p
 		res.Title, res.Body = title(st), body(st, f.BodyLimit())
 	}
 	return res, nil
+}
+
+// commenter is the optional forge ability to comment on a pull request.
+type commenter interface {
+	Comment(ctx context.Context, number int, body string) error
+}
+
+// superseded describes the digests a newer run replaced in an open pull
+// request, for reviewers who saw the older one.
+func superseded(oldBody, newBody string) string {
+	was, ok1, _ := ParseState(oldBody)
+	now, ok2, _ := ParseState(newBody)
+	if !ok1 || !ok2 {
+		return ""
+	}
+	var b strings.Builder
+	for _, n := range now.Images {
+		for _, o := range was.Images {
+			if o.Name == n.Name && o.Digest != n.Digest {
+				fmt.Fprintf(&b, "- `%s`: `%s` → `%s`\n", ref(n), short(o.Digest), short(n.Digest))
+			}
+		}
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	return "Superseded by a newer promotion:\n\n" + b.String()
 }
 
 // restore undoes a push whose pull request could not be opened, so no stray

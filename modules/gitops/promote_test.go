@@ -159,6 +159,9 @@ func TestPromoteCreateNoopUpdateMerge(t *testing.T) {
 	if open, _ := f.forge.List(ctx, forge.Open); len(open) != 1 {
 		t.Fatalf("%d open pull requests, want 1", len(open))
 	}
+	if c, _ := f.forge.Comments(ctx, 1); len(c) != 1 || !strings.Contains(c[0], "Superseded") || !strings.Contains(c[0], "sha256:aaaaaaaaaaaa…` → `sha256:bbbbbbbbbbbb…") {
+		t.Fatalf("superseded comment: %q", c)
+	}
 	if _, err := f.forge.Merge(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
