@@ -193,7 +193,13 @@ func (c *checker) argocd() error {
 	c.validate(objs)
 	repo := argocd.Repo{URL: c.o.repoURL, Prefix: c.o.repoPrefix}
 	globs := func(glob string) ([]string, error) { return render.Overlays(c.root, glob) }
-	renderer := func(dir string) ([]render.Object, error) { return render.Build(c.root, dir) }
+	renderer := func(dir string) ([]render.Object, error) {
+		if c.exists(dir + "/kustomization.yaml") {
+			return render.Build(c.root, dir)
+		}
+		// A plain directory source: Argo CD applies its YAML files as they are.
+		return plainDir(c.root, dir)
+	}
 	fs := argocd.Check(repo, objs, globs, renderer)
 	for _, o := range objs {
 		if k := o.Obj.GetKind(); k == "Application" || k == "ApplicationSet" || k == "AppProject" {
@@ -248,6 +254,27 @@ func parseFile(root, rel string) ([]render.Object, error) {
 			continue
 		}
 		out = append(out, render.Object{File: rel, Obj: &unstructured.Unstructured{Object: m}})
+	}
+	return out, nil
+}
+
+// plainDir parses the YAML files directly in dir, as an Argo CD directory
+// source (without recurse) reads them.
+func plainDir(root, dir string) ([]render.Object, error) {
+	entries, err := os.ReadDir(filepath.Join(root, filepath.FromSlash(dir)))
+	if err != nil {
+		return nil, fmt.Errorf("reading %q: %w", dir, err)
+	}
+	var out []render.Object
+	for _, e := range entries {
+		if e.IsDir() || !(strings.HasSuffix(e.Name(), ".yaml") || strings.HasSuffix(e.Name(), ".yml")) {
+			continue
+		}
+		objs, err := parseFile(root, dir+"/"+e.Name())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, objs...)
 	}
 	return out, nil
 }

@@ -35,12 +35,16 @@ func TestCheckDeploymentsTree(t *testing.T) {
 	}
 	// Each kind below must have reached its validator, so a silently
 	// skipped check cannot pass.
-	for _, k := range []string{
+	kinds := []string{
 		"schema:Deployment", "schema:StatefulSet", "schema:Job", "schema:CronJob", "schema:Secret",
 		"schema:PodDisruptionBudget", "schema:NetworkPolicy", "schema:PersistentVolumeClaim",
 		"crd:Application", "crd:ApplicationSet", "crd:AppProject", "crd:Rollout", "crd:AnalysisTemplate",
 		"argocd:ApplicationSet", "argocd:AppProject", "argocd:Application", "compose", "infra",
-	} {
+	}
+	if _, err := os.Stat(filepath.Join(deployments, "policies")); err == nil {
+		kinds = append(kinds, "crd:ClusterImagePolicy", "crd:ClusterPolicy")
+	}
+	for _, k := range kinds {
 		if rep.Checked[k] == 0 {
 			keys := make([]string, 0, len(rep.Checked))
 			for k := range rep.Checked {
