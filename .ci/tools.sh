@@ -24,6 +24,7 @@ declare -A PKG=(
   [staticcheck]="v0.8.2 honnef.co/go/tools/cmd/staticcheck"
   [gitea]="v1.26.0 code.gitea.io/gitea"
   [kustomize]="v5.8.2 sigs.k8s.io/kustomize/kustomize/v5"
+  [tofu]="v1.12.6 github.com/opentofu/opentofu"
 )
 
 log() { printf 'tools: %s\n' "$*" >&2; }
@@ -92,6 +93,35 @@ install_gitea() {
   log "built gitea $version in $((SECONDS - start))s"
 }
 
+# opentofu replaces hcl/v2 with its fork, so `go install` refuses it too:
+# build ./cmd/tofu inside a writable copy of its module folder.
+install_tofu() {
+  local version pkg
+  read -r version pkg <<<"${PKG[tofu]}"
+  local dest="$TOOLS_DIR/tofu@$version"
+  if [ -x "$dest/tofu" ]; then
+    ln -sfn "$dest/tofu" "$TOOLS_DIR/bin/tofu"
+    return 0
+  fi
+  log "building tofu $version (cold: 6+ minutes)"
+  local start=$SECONDS tmp="$dest.tmp.$$" dir
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  dir=$(GOWORK=off GOFLAGS=-mod=mod go mod download -json "$pkg@$version" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  cp -r "$dir" "$tmp/src" && chmod -R u+w "$tmp/src"
+  if ! (cd "$tmp/src" && GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0 go build \
+    -ldflags "-X github.com/opentofu/opentofu/version.dev=no" -o "$tmp/tofu" ./cmd/tofu); then
+    rm -rf "$tmp"
+    log "building tofu $version failed"
+    return 1
+  fi
+  rm -rf "$tmp/src" "$dest"
+  mv "$tmp" "$dest"
+  ln -sfn "$dest/tofu" "$TOOLS_DIR/bin/tofu"
+  log "built tofu $version in $((SECONDS - start))s"
+}
+
 DEFAULT_TOOLS=(temporal)
 tools=("$@")
 [ ${#tools[@]} -gt 0 ] || tools=("${DEFAULT_TOOLS[@]}")
@@ -100,5 +130,9 @@ for t in "${tools[@]}"; do
     log "unknown tool $t (known: ${!PKG[*]})"
     exit 2
   fi
-  if [ "$t" = gitea ]; then install_gitea; else install_go_tool "$t"; fi
+  case $t in
+  gitea) install_gitea ;;
+  tofu) install_tofu ;;
+  *) install_go_tool "$t" ;;
+  esac
 done
