@@ -337,6 +337,15 @@ func (s *session) attempt(ctx context.Context) (*Result, error) {
 			Platforms: im.Platforms, SourceRepo: im.SourceRepo, SourceCommit: im.SourceCommit, PreviousCommit: im.PreviousCommit,
 			CIRunURL: s.req.CIRunURL, SBOM: im.SBOM, Provenance: im.Provenance})
 	}
+	// Nothing to do when the base already pins every wanted digest: no
+	// gates, no branch, no pull request.
+	if !slices.ContainsFunc(ours, func(im ImageState) bool { return !pinned(current, im) }) {
+		res.Action = Noop
+		for _, im := range ours {
+			res.Digests[im.Name] = im.Digest
+		}
+		return res, nil
+	}
 	if !s.gated {
 		var pins map[string]string
 		up := s.p.o.upstream[s.req.Env]
@@ -374,13 +383,6 @@ func (s *session) attempt(ctx context.Context) (*Result, error) {
 	res.Gates = s.gates
 	for i, im := range ours {
 		ours[i] = s.signed[im.Name]
-	}
-	if !slices.ContainsFunc(ours, func(im ImageState) bool { return !pinned(current, im) }) {
-		res.Action = Noop
-		for _, im := range ours {
-			res.Digests[im.Name] = im.Digest
-		}
-		return res, nil
 	}
 
 	// The branch: carry what an earlier bot run put there, stop on a person.
