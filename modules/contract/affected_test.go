@@ -193,18 +193,23 @@ func TestAffectedErrors(t *testing.T) {
 		name, dir, from, to string
 		opts                []AffectedOption
 		want                string
+		terminal            bool
 	}{
 		{name: "not a repository", dir: t.TempDir(), from: base, to: base, want: "opening git repository"},
 		{name: "unknown revision", dir: repo.dir, from: "nope", to: base, want: `resolving revision "nope"`},
 		{name: "bad global glob", dir: repo.dir, from: base, to: base, opts: []AffectedOption{WithAffectsAll("../x")}, want: `WithAffectsAll: "../x" must be a relative glob`},
-		{name: "invalid service at to", dir: repo.dir, from: base, to: broken, want: "services/api/service.yaml: bogus: unknown field"},
-		{name: "replace to a missing module", dir: repo.dir, from: broken, to: badReplace, want: "modules/gone/go.mod: does not exist"},
+		{name: "invalid service at to", dir: repo.dir, from: base, to: broken, want: "services/api/service.yaml: bogus: unknown field", terminal: true},
+		{name: "replace to a missing module", dir: repo.dir, from: broken, to: badReplace, want: "modules/gone/go.mod: does not exist", terminal: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			imp, err := Affected(t.Context(), tc.dir, tc.from, tc.to, tc.opts...)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Affected = %+v, %v; want error %q", imp, err, tc.want)
+			}
+			// Broken files in the repository are terminal; the rest is not.
+			if got, want := IsTerminal(err), tc.terminal; got != want {
+				t.Errorf("IsTerminal(%v) = %v, want %v", err, got, want)
 			}
 		})
 	}
