@@ -213,25 +213,19 @@ func (c *checker) argocd() error {
 // loosefiles parses the YAML files directly in dir that the rendered set
 // does not already hold.
 func loosefiles(root, dir string, have []render.Object) ([]render.Object, error) {
-	seen := map[string]bool{}
+	seen := map[string]bool{dir + "/kustomization.yaml": true}
 	for _, o := range have {
 		seen[o.File] = true
 	}
-	entries, err := os.ReadDir(filepath.Join(root, dir))
+	all, err := plainDir(root, dir)
 	if err != nil {
-		return nil, fmt.Errorf("reading %q: %w", dir, err)
+		return nil, err
 	}
 	var out []render.Object
-	for _, e := range entries {
-		rel := dir + "/" + e.Name()
-		if e.IsDir() || seen[rel] || e.Name() == "kustomization.yaml" || !strings.HasSuffix(e.Name(), ".yaml") {
-			continue
+	for _, o := range all {
+		if !seen[o.File] {
+			out = append(out, o)
 		}
-		objs, err := parseFile(root, rel)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, objs...)
 	}
 	return out, nil
 }

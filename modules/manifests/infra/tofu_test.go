@@ -7,26 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ferry-ci/ferry/modules/manifests/internal/tooltest"
 )
 
 const infraDir = "../../../deployments/infra"
 
-func tofuBinary(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("tofu"); err == nil {
-		return p
-	}
-	home, _ := os.UserHomeDir()
-	p := filepath.Join(home, ".cache", "ferry", "tools", "bin", "tofu")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("tofu not found: run .ci/tools.sh tofu")
-	}
-	t.Skip("tofu not found: run .ci/tools.sh tofu")
-	return ""
-}
+func tofuBinary(t *testing.T) string { return tooltest.Find(t, "tofu") }
 
 func tofu(t *testing.T, bin, dir string, args ...string) (string, error) {
 	t.Helper()

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/ferry-ci/ferry/modules/manifests/diag"
+	"github.com/ferry-ci/ferry/modules/manifests/internal/tooltest"
 	"github.com/ferry-ci/ferry/modules/manifests/sopsfile"
 )
 
@@ -95,22 +96,7 @@ func TestDeploymentsSecrets(t *testing.T) {
 	}
 }
 
-func sopsBinary(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("sops"); err == nil {
-		return p
-	}
-	home, _ := os.UserHomeDir()
-	p := filepath.Join(home, ".cache", "ferry", "tools", "bin", "sops")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("sops not found: run .ci/tools.sh sops")
-	}
-	t.Skip("sops not found: run .ci/tools.sh sops")
-	return ""
-}
+func sopsBinary(t *testing.T) string { return tooltest.Find(t, "sops") }
 
 // TestRoundTrip encrypts a Secret with the real sops CLI for a throwaway
 // age key, checks the result passes the offline checks, and decrypts it back.
