@@ -1,0 +1,87 @@
+package native
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ferry-ci/ferry/modules/gitops"
+	"github.com/ferry-ci/ferry/modules/oci"
+	"github.com/ferry-ci/ferry/modules/oci/registry"
+	"github.com/ferry-ci/ferry/modules/pipeline"
+)
+
+// GitOpsPromoter is the native PromotePR: modules/gitops pins the digest in
+// deployments/overlays/<env> on a promote/<env>/<service> branch and opens
+// (or finds) its pull request, behind its gates (the digest exists, the
+// signature verifies).
+type GitOpsPromoter struct {
+	Promoter *gitops.Promoter
+}
+
+var _ pipeline.Promoter = (*GitOpsPromoter)(nil)
+
+// PromotePR pins ref as t's image in env.
+func (g *GitOpsPromoter) PromotePR(ctx context.Context, env string, t pipeline.Target, ref oci.Pinned) (pipeline.Promotion, error) {
+	res, err := g.Promoter.Promote(ctx, gitops.Request{Env: env, Images: []gitops.Image{{
+		Service:      t.Name,
+		Name:         t.Service.Image,
+		NewName:      ref.Repository().String(),
+		Digest:       ref.Digest().String(),
+		SourceCommit: t.Commit,
+	}}})
+	if err != nil {
+		err = fmt.Errorf("promoting %s to %s: %w", ref, env, err)
+		if gitops.Retryable(err) {
+			return pipeline.Promotion{}, pipeline.MarkRetryable(err)
+		}
+		return pipeline.Promotion{}, pipeline.MarkTerminal(err)
+	}
+	return promotion(res), nil
+}
+
+func promotion(res *gitops.Result) pipeline.Promotion {
+	p := pipeline.Promotion{Env: res.Env, Action: string(res.Action), Head: res.HeadSHA}
+	if pr := res.PullRequest; pr != nil {
+		p.PullRequest = &pipeline.PullRequest{Number: pr.Number, URL: pr.URL, Branch: pr.Head, Base: pr.Base}
+	}
+	return p
+}
+
+// gate adapts the registry client and the key verifier to the promotion
+// gates of modules/gitops, which speak strings.
+type gate struct {
+	client *registry.Client
+	keys   *KeySigning
+}
+
+var (
+	_ gitops.DigestChecker     = gate{}
+	_ gitops.SignatureVerifier = gate{}
+)
+
+// Exists reports whether the registry holds ref.
+func (g gate) Exists(ctx context.Context, ref string) (bool, error) {
+	p, err := oci.ParsePinned(ref)
+	if err != nil {
+		return false, err
+	}
+	return g.client.Exists(ctx, p)
+}
+
+// Verify checks ref's signature with the release key; every environment
+// shares it in the embedded default.
+func (g gate) Verify(ctx context.Context, ref, _ string) (gitops.Signature, error) {
+	p, err := oci.ParsePinned(ref)
+	if err != nil {
+		return gitops.Signature{}, err
+	}
+	v, err := g.keys.Verify(ctx, p)
+	if err != nil {
+		return gitops.Signature{}, err
+	}
+	sig := gitops.Signature{}
+	if len(v.Signers) > 0 {
+		sig.Identity = v.Signers[0]
+	}
+	return sig, nil
+}

@@ -1,0 +1,115 @@
+package native
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/ferry-ci/ferry/modules/oci"
+	"github.com/ferry-ci/ferry/modules/pipeline"
+	"github.com/ferry-ci/ferry/modules/signing"
+	"github.com/ferry-ci/ferry/modules/signing/keys"
+)
+
+// PasswordEnv names the environment variable holding the password of the
+// local signing key. Unset means the empty password (cosign's
+// COSIGN_PASSWORD="" convention): the key file is then protected by its
+// 0600 mode only, which is the embedded default for a laptop.
+const PasswordEnv = "FERRY_SIGNING_PASSWORD"
+
+// KeyPrefix is the path prefix of the local key pair under the state
+// folder: keys/cosign.key and keys/cosign.pub, cosign's file formats.
+const KeyPrefix = "keys/cosign"
+
+func password() keys.Password {
+	if _, ok := os.LookupEnv(PasswordEnv); ok {
+		return keys.PasswordFromEnv(PasswordEnv)
+	}
+	return func() ([]byte, error) { return nil, nil }
+}
+
+// localKey loads the key pair under prefix, generating it on first use.
+func localKey(prefix string) (*ecdsa.PrivateKey, error) {
+	keyPath := prefix + ".key"
+	if _, err := os.Stat(keyPath); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(prefix), 0o700); err != nil {
+			return nil, fmt.Errorf("creating the key folder: %w", err)
+		}
+		pair, err := keys.Generate(password())
+		if err != nil {
+			return nil, fmt.Errorf("generating the local signing key: %w", err)
+		}
+		if err := pair.WriteFiles(prefix); err != nil && !errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("writing the local signing key: %w", err)
+		}
+	}
+	priv, err := keys.LoadPrivate(keyPath, password())
+	if err != nil {
+		return nil, pipeline.MarkTerminal(fmt.Errorf("loading %s (password from %s): %w", keyPath, PasswordEnv, err))
+	}
+	return priv, nil
+}
+
+// KeySigning signs and verifies with one ECDSA key, in cosign's legacy
+// format (the .sig tag every cosign and admission controller reads).
+type KeySigning struct {
+	signer *signing.KeySigner
+	policy *signing.Policy
+}
+
+var (
+	_ pipeline.Signer   = (*KeySigning)(nil)
+	_ pipeline.Verifier = (*KeySigning)(nil)
+)
+
+// NewKeySigning returns the signer and verifier of priv.
+func NewKeySigning(priv *ecdsa.PrivateKey) (*KeySigning, error) {
+	s, err := signing.NewKeySigner(priv)
+	if err != nil {
+		return nil, err
+	}
+	p, err := signing.KeyPolicy(&priv.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	return &KeySigning{signer: s, policy: p}, nil
+}
+
+// Sign signs ref.
+func (k *KeySigning) Sign(ctx context.Context, ref oci.Pinned) (pipeline.Signature, error) {
+	res, err := signing.Sign(ctx, ref.Name(), k.signer)
+	if err != nil {
+		return pipeline.Signature{}, signClass(fmt.Errorf("signing %s: %w", ref, err))
+	}
+	sig := pipeline.Signature{Format: string(res.Format)}
+	switch {
+	case res.Tag != nil:
+		sig.Ref = res.Tag.String()
+	case res.Referrer != nil:
+		sig.Ref = res.Referrer.String()
+	}
+	return sig, nil
+}
+
+// Verify checks ref's signatures against the key.
+func (k *KeySigning) Verify(ctx context.Context, ref oci.Pinned) (pipeline.Verification, error) {
+	rep, err := signing.Verify(ctx, ref.Name(), k.policy)
+	if err != nil {
+		return pipeline.Verification{}, signClass(fmt.Errorf("verifying %s: %w", ref, err))
+	}
+	v := pipeline.Verification{Ref: ref}
+	for _, s := range rep.Signatures {
+		v.Signers = append(v.Signers, s.Signer())
+	}
+	return v, nil
+}
+
+func signClass(err error) error {
+	if signing.IsRetryable(err) {
+		return pipeline.MarkRetryable(err)
+	}
+	return pipeline.MarkTerminal(err)
+}
