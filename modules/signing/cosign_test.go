@@ -2,6 +2,7 @@ package signing
 
 import (
 	"bytes"
+	"crypto/ecdsa"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,6 +67,15 @@ func (c *cosignCLI) mustRun(t testing.TB, password string, args ...string) strin
 		t.Fatalf("cosign %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return out
+}
+
+func loadKey(t testing.TB, path, password string) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := keys.LoadPrivate(path, func() ([]byte, error) { return []byte(password), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 // writeKeyPair writes a key pair made by package keys and returns the paths.
