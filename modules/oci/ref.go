@@ -32,6 +32,15 @@ func (e *ReferenceError) Is(target error) bool { return target == ErrInvalidRefe
 // Terminal reports that the failure is bad input, never worth a retry.
 func (e *ReferenceError) Terminal() bool { return true }
 
+// reframe reports a part's failure against the whole input.
+func reframe(input string, err error) error {
+	var re *ReferenceError
+	if errors.As(err, &re) {
+		return refErr(input, "%s", re.Reason)
+	}
+	return err
+}
+
 func refErr(input, format string, args ...any) error {
 	return &ReferenceError{Input: input, Reason: fmt.Sprintf(format, args...)}
 }
@@ -153,19 +162,11 @@ func ParsePinned(s string) (Pinned, error) {
 	}
 	d, err := ParseDigest(dig)
 	if err != nil {
-		var re *ReferenceError
-		if errors.As(err, &re) {
-			return Pinned{}, refErr(s, "%s", re.Reason)
-		}
-		return Pinned{}, err
+		return Pinned{}, reframe(s, err)
 	}
 	r, err := ParseRepository(repoPart)
 	if err != nil {
-		var re *ReferenceError
-		if errors.As(err, &re) {
-			return Pinned{}, refErr(s, "%s", re.Reason)
-		}
-		return Pinned{}, err
+		return Pinned{}, reframe(s, err)
 	}
 	return Pinned{repo: r, digest: d}, nil
 }
@@ -208,11 +209,7 @@ func ParseTagged(s string) (Tagged, error) {
 	}
 	r, err := ParseRepository(s[:i])
 	if err != nil {
-		var re *ReferenceError
-		if errors.As(err, &re) {
-			return Tagged{}, refErr(s, "%s", re.Reason)
-		}
-		return Tagged{}, err
+		return Tagged{}, reframe(s, err)
 	}
 	return Tagged{repo: r, tag: tag}, nil
 }

@@ -129,17 +129,24 @@ func (c *Client) Push(ctx context.Context, repo oci.Repository, artifact Artifac
 	}
 	c.o.logger.InfoContext(ctx, "pushed", "ref", pinned.String())
 	res := Result{Ref: pinned}
+	err = c.tag(ctx, &res, artifact, refs)
+	return res, err
+}
+
+// tag points each ref at artifact (already pushed by digest), recording the
+// tags set in res.
+func (c *Client) tag(ctx context.Context, res *Result, artifact Artifact, refs []oci.Tagged) error {
 	for _, ref := range refs {
 		err := c.do(ctx, fmt.Sprintf("tagging %q", ref.String()), func() error {
 			return remote.Put(ref.Name(), artifact, c.remoteOptions(ctx)...)
 		})
 		if err != nil {
-			return res, err
+			return err
 		}
 		res.Tags = append(res.Tags, ref.Tag())
-		c.o.logger.InfoContext(ctx, "tagged", "ref", ref.String(), "digest", d.String())
+		c.o.logger.InfoContext(ctx, "tagged", "ref", ref.String(), "digest", res.Ref.Digest().String())
 	}
-	return res, nil
+	return nil
 }
 
 // Resolve returns the digest a tag points at. A missing tag is ErrNotFound.
@@ -290,6 +297,14 @@ func ReferrersTag(d oci.Digest) string { return oci.DigestAlgorithm + "-" + d.He
 // the Referrers API; the fallback keeps registries without one working).
 // Extra tags are set last.
 func (c *Client) PushReferrer(ctx context.Context, subject oci.Pinned, artifact Artifact, artifactType string, tags ...string) (Result, error) {
+	refs := make([]oci.Tagged, 0, len(tags))
+	for _, t := range tags {
+		ref, err := subject.Repository().Tag(t)
+		if err != nil {
+			return Result{}, fmt.Errorf("pushing referrer of %q: %w", subject.String(), err)
+		}
+		refs = append(refs, ref)
+	}
 	res, err := c.Push(ctx, subject.Repository(), artifact)
 	if err != nil {
 		return res, err
@@ -337,20 +352,8 @@ func (c *Client) PushReferrer(ctx context.Context, subject oci.Pinned, artifact 
 	if err != nil {
 		return res, err
 	}
-	for _, t := range tags {
-		ref, err := subject.Repository().Tag(t)
-		if err != nil {
-			return res, fmt.Errorf("tagging referrer of %q: %w", subject.String(), err)
-		}
-		err = c.do(ctx, fmt.Sprintf("tagging %q", ref.String()), func() error {
-			return remote.Put(ref.Name(), artifact, c.remoteOptions(ctx)...)
-		})
-		if err != nil {
-			return res, err
-		}
-		res.Tags = append(res.Tags, t)
-	}
-	return res, nil
+	err = c.tag(ctx, &res, artifact, refs)
+	return res, err
 }
 
 // Referrers lists the manifests that name subject, through the Referrers API

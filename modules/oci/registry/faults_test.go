@@ -69,8 +69,10 @@ func TestPushThroughFaults(t *testing.T) {
 			viaProxy, _ := oci.ParseRepository(proxy.Host() + "/" + name)
 			atRegistry, _ := oci.ParseRepository(reg.Host() + "/" + name)
 			c := newClient(t,
-				registry.WithRetry(registry.Retry{Attempts: 4, Initial: 10 * time.Millisecond, Max: 40 * time.Millisecond}),
-				registry.WithRequestTimeout(400*time.Millisecond))
+				// A stall ends at the request timeout; 2s leaves room for a
+				// loaded machine, where a healthy upload may take a while.
+				registry.WithRetry(registry.Retry{Attempts: 5, Initial: 10 * time.Millisecond, Max: 40 * time.Millisecond}),
+				registry.WithRequestTimeout(2*time.Second))
 			idx := index(t)
 			want, _ := idx.Digest()
 
