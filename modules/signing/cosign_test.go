@@ -3,6 +3,7 @@ package signing
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -243,6 +244,52 @@ func TestCosignVerifiesOurAttestations(t *testing.T) {
 			}
 			if out, err := c.run(t, "", append(args, "--type", "spdxjson", d.String())...); err == nil {
 				t.Fatalf("cosign found an SPDX attestation that was never written:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestWeVerifyCosignAttestations: VerifyAttestations accepts what `cosign
+// attest --key` writes, in both formats, and VerifyAttestations/Verify keep
+// signature and attestation apart.
+func TestWeVerifyCosignAttestations(t *testing.T) {
+	c := newCosign(t)
+	dir := t.TempDir()
+	c.mustRun(t, "pw", "generate-key-pair", "--output-key-prefix", filepath.Join(dir, "cosign"))
+	priv := loadKey(t, filepath.Join(dir, "cosign.key"), "pw")
+	pred, err := testProvenance().Predicate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	predPath := filepath.Join(dir, "provenance.json")
+	if err := os.WriteFile(predPath, pred, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		format Format
+		flags  []string
+	}{{FormatLegacy, []string{"--new-bundle-format=false"}}, {FormatBundle, nil}} {
+		t.Run(string(tc.format), func(t *testing.T) {
+			host := newRegistry(t, true)
+			d := pushRandom(t, host, "app")
+			args := append([]string{"attest", "--key", filepath.Join(dir, "cosign.key"), "--type", "slsaprovenance1", "--predicate", predPath,
+				"--tlog-upload=false", "--use-signing-config=false", "--yes"}, tc.flags...)
+			c.mustRun(t, "pw", append(args, d.String())...)
+			atts, err := VerifyAttestations(ctx, d, keyPolicy(t, priv, WithFormats(tc.format)), PredicateTypeSLSAProvenance1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(atts) != 1 || !strings.Contains(string(atts[0].Statement), testProvenance().BuilderID) {
+				t.Fatalf("attestations %+v", atts)
+			}
+			// cosign's attestation is no image signature.
+			_, err = Verify(ctx, d, keyPolicy(t, priv))
+			if tc.format == FormatLegacy {
+				if !errors.Is(err, ErrNoSignatures) {
+					t.Fatalf("err = %v, want ErrNoSignatures", err)
+				}
+			} else {
+				assertChecks(t, err, CheckPredicateType)
 			}
 		})
 	}
