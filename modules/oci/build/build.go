@@ -31,6 +31,7 @@ type Registry interface {
 	Image(ctx context.Context, src oci.Pinned, platform v1.Platform) (v1.Image, error)
 	Push(ctx context.Context, repo oci.Repository, a registry.Artifact, tags ...string) (registry.Result, error)
 	PushReferrer(ctx context.Context, subject oci.Pinned, a registry.Artifact, artifactType string, tags ...string) (registry.Result, error)
+	Tag(ctx context.Context, src oci.Pinned, tags ...string) (registry.Result, error)
 }
 
 var _ Registry = (*registry.Client)(nil)
@@ -267,8 +268,8 @@ func (e *ConfigError) Terminal() bool { return true }
 
 // Build compiles cfg's package for each platform, layers each binary onto the
 // base, pushes the image index with its tags and an SBOM beside it. With a
-// fingerprint whose tag already exists, it returns that digest and builds
-// nothing.
+// fingerprint whose tag already exists, it builds nothing: it sets cfg.Tags
+// on that digest and returns it.
 func (b *Builder) Build(ctx context.Context, cfg Config) (Result, error) {
 	if err := validate(&cfg); err != nil {
 		return Result{}, fmt.Errorf("building %q: %w", cfg.Service, err)
@@ -283,7 +284,15 @@ func (b *Builder) Build(ctx context.Context, cfg Config) (Result, error) {
 		}
 		if ok {
 			b.o.logger.InfoContext(ctx, "fingerprint hit, skipping build", "service", cfg.Service, "ref", p.String())
-			return Result{Ref: p, Tags: []string{fpTag}, Skipped: true}, nil
+			res := Result{Ref: p, Tags: []string{fpTag}, Skipped: true}
+			if len(cfg.Tags) > 0 {
+				tagged, err := b.reg.Tag(ctx, p, cfg.Tags...)
+				res.Tags = append(res.Tags, tagged.Tags...)
+				if err != nil {
+					return res, fmt.Errorf("building %q: %w", cfg.Service, err)
+				}
+			}
+			return res, nil
 		}
 		tags = append(tags, fpTag)
 	}

@@ -174,6 +174,16 @@ func TestBuildHello(t *testing.T) {
 		if !hit.Skipped || hit.Ref != res.Ref {
 			t.Errorf("Build = %+v, want skipped with %v", hit, res.Ref)
 		}
+		promoted := cfg
+		promoted.Tags = []string{"staging-def5678-hello"}
+		hit, err = noGo.Build(ctx, promoted)
+		if err != nil || !slices.Equal(hit.Tags, []string{"hello-0123456789abcdef0123456789abcdef", "staging-def5678-hello"}) {
+			t.Fatalf("Build with a new env tag = %+v, %v", hit, err)
+		}
+		ref, _ := cfg.Repository.Tag("staging-def5678-hello")
+		if p, err := reg.Resolve(ctx, ref); err != nil || p != res.Ref {
+			t.Errorf("env tag on a fingerprint hit resolves to %v, %v; want %v", p, err, res.Ref)
+		}
 		changed := cfg
 		changed.Fingerprint = "fedcba9876543210fedcba9876543210"
 		if _, err := noGo.Build(ctx, changed); err == nil || !strings.Contains(err.Error(), "no-go-here") {

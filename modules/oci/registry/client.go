@@ -135,7 +135,7 @@ func (c *Client) Push(ctx context.Context, repo oci.Repository, artifact Artifac
 
 // tag points each ref at artifact (already pushed by digest), recording the
 // tags set in res.
-func (c *Client) tag(ctx context.Context, res *Result, artifact Artifact, refs []oci.Tagged) error {
+func (c *Client) tag(ctx context.Context, res *Result, artifact remote.Taggable, refs []oci.Tagged) error {
 	for _, ref := range refs {
 		err := c.do(ctx, fmt.Sprintf("tagging %q", ref.String()), func() error {
 			return remote.Put(ref.Name(), artifact, c.remoteOptions(ctx)...)
@@ -147,6 +147,26 @@ func (c *Client) tag(ctx context.Context, res *Result, artifact Artifact, refs [
 		c.o.logger.InfoContext(ctx, "tagged", "ref", ref.String(), "digest", res.Ref.Digest().String())
 	}
 	return nil
+}
+
+// Tag points tags at a manifest already in the registry (src's repository),
+// e.g. an {env}-{sha}-{service} tag on an image a fingerprint hit found.
+func (c *Client) Tag(ctx context.Context, src oci.Pinned, tags ...string) (Result, error) {
+	refs := make([]oci.Tagged, 0, len(tags))
+	for _, t := range tags {
+		ref, err := src.Repository().Tag(t)
+		if err != nil {
+			return Result{}, fmt.Errorf("tagging %q: %w", src.String(), err)
+		}
+		refs = append(refs, ref)
+	}
+	desc, err := c.Get(ctx, src)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Ref: src}
+	err = c.tag(ctx, &res, desc, refs)
+	return res, err
 }
 
 // Resolve returns the digest a tag points at. A missing tag is ErrNotFound.

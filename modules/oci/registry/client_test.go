@@ -182,6 +182,13 @@ func TestCopyKeepsDigest(t *testing.T) {
 	if got, err := c.Resolve(ctx, ref); err != nil || got != copied.Ref {
 		t.Errorf("Resolve after copy = %v, %v", got, err)
 	}
+	retag, err := c.Tag(ctx, copied.Ref, "prod-def5678-api")
+	if err != nil || !slices.Equal(retag.Tags, []string{"prod-def5678-api"}) {
+		t.Fatalf("Tag = %+v, %v", retag, err)
+	}
+	if _, err := c.Tag(ctx, copied.Ref, "latest"); !errors.Is(err, oci.ErrInvalidReference) {
+		t.Errorf("Tag latest = %v", err)
+	}
 	// Every child image came along.
 	for _, arch := range []string{"amd64", "arm64"} {
 		if _, err := c.Image(ctx, copied.Ref, v1.Platform{OS: "linux", Architecture: arch}); err != nil {
