@@ -29,11 +29,12 @@ import (
 )
 
 func main() {
-	dir := flag.String("dir", "build/testdata/hello", "module folder of the Go service (main package at its root)")
+	dir := flag.String("dir", "build/testdata/hello", "module folder of the Go service")
+	pkg := flag.String("package", ".", "main package, relative to -dir")
 	ko := flag.String("ko", "ko", "ko binary (v0.19.1)")
 	runs := flag.Int("runs", 3, "runs of each measurement (the median is reported)")
 	flag.Parse()
-	if err := run(context.Background(), *dir, *ko, *runs); err != nil {
+	if err := run(context.Background(), *dir, *pkg, *ko, *runs); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -51,7 +52,7 @@ func median(ds []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-func run(ctx context.Context, dir, ko string, runs int) error {
+func run(ctx context.Context, dir, pkg, ko string, runs int) error {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return err
@@ -104,7 +105,7 @@ func run(ctx context.Context, dir, ko string, runs int) error {
 	cfg := func(i int, fp string) build.Config {
 		repo, _ := oci.ParseRepository(fmt.Sprintf("%s/ferry/run%d", reg.Host(), i))
 		return build.Config{
-			Service: "bench", Repository: repo, Dir: dir, GoWork: "off", CommitSHA: "abc1234", CommitTime: commit,
+			Service: "bench", Repository: repo, Dir: dir, Package: pkg, GoWork: "off", CommitSHA: "abc1234", CommitTime: commit,
 			LDFlags: build.LDFlags{SHA: "main.sha", BuildTime: "main.buildTs"},
 			Base:    baseRef, Image: build.FromDockerfile(st), Fingerprint: fp,
 		}
@@ -114,7 +115,7 @@ func run(ctx context.Context, dir, ko string, runs int) error {
 		return err
 	}
 	koRun := func(repo string) (time.Duration, error) {
-		cmd := exec.CommandContext(ctx, ko, "build", "--bare", "--platform=linux/amd64,linux/arm64", "--tags=bench", ".")
+		cmd := exec.CommandContext(ctx, ko, "build", "--bare", "--platform=linux/amd64,linux/arm64", "--tags=bench", pkg)
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "KO_DOCKER_REPO="+repo, "KO_DEFAULTBASEIMAGE="+baseRef.String(),
 			"GOWORK=off", "SOURCE_DATE_EPOCH="+strconv.FormatInt(commit.Unix(), 10), "KO_CONFIG_PATH="+tmp)
@@ -174,7 +175,7 @@ func run(ctx context.Context, dir, ko string, runs int) error {
 		koAgain = append(koAgain, d)
 	}
 	o, k, h, ka := median(ours), median(kos), median(hits), median(koAgain)
-	fmt.Printf("package: %s (platforms linux/amd64,linux/arm64; base %s; %d runs, medians)\n", dir, baseRef.Digest(), runs)
+	fmt.Printf("package: %s %s (platforms linux/amd64,linux/arm64; base %s; %d runs, medians)\n", dir, pkg, baseRef.Digest(), runs)
 	fmt.Printf("cold build+push:   ferry %8.3fs   ko %8.3fs   ratio ferry/ko %.2f (goal <= 1.0)\n", o.Seconds(), k.Seconds(), o.Seconds()/k.Seconds())
 	fmt.Printf("rebuild, no change: ferry %8.3fs   ko %8.3fs   ko/ferry %.0fx (goal < 0.5s and >= 10x)\n", h.Seconds(), ka.Seconds(), ka.Seconds()/h.Seconds())
 	return nil

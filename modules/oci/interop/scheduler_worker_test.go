@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +56,25 @@ func TestPodmanRunsSchedulerWorker(t *testing.T) {
 	}
 	if rev := st.Labels["org.opencontainers.image.revision"]; rev != commitSHA {
 		t.Errorf("revision label %q, want the commit", rev)
+	}
+	// The image says what the Dockerfile's final stage says.
+	img, err := c.Image(ctx, res.Ref, v1.Platform{OS: "linux", Architecture: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ports []string
+	for p := range cf.Config.ExposedPorts {
+		ports = append(ports, p)
+	}
+	slices.Sort(ports)
+	if cf.Config.User != st.User || !slices.Equal(cf.Config.Entrypoint, st.Entrypoint) ||
+		!slices.Equal(ports, st.ExposedPorts) || !maps.Equal(cf.Config.Labels, st.Labels) {
+		t.Errorf("image config user %q entrypoint %q ports %q labels %v\ndiffers from the Dockerfile's final stage %s",
+			cf.Config.User, cf.Config.Entrypoint, ports, cf.Config.Labels, st)
 	}
 
 	run(t, podman, "pull", "--quiet", "--tls-verify=false", res.Ref.String())
