@@ -143,15 +143,15 @@ func (p *Promoter) lock(branch string) func() {
 }
 
 // baseNames renders the overlay without its images once per base commit.
-func (p *Promoter) baseNames(base plumbing.Hash, dir, path string, content []byte) (map[string]bool, error) {
-	key := base.String() + " " + strings.TrimPrefix(path, dir)
+func (p *Promoter) baseNames(base plumbing.Hash, fsys filesys.FileSystem, dir, path string, content []byte) (map[string]bool, error) {
+	key := base.String() + " " + path
 	p.mu.Lock()
 	names, ok := p.names[key]
 	p.mu.Unlock()
 	if ok {
 		return names, nil
 	}
-	names, err := overlay.BaseImageNames(filesys.MakeFsOnDisk(), dir, path, content)
+	names, err := overlay.BaseImageNames(fsys, dir, path, content)
 	if err != nil {
 		return nil, err
 	}
@@ -277,6 +277,8 @@ func (p *Promoter) run(ctx context.Context, req Request, j job) (*Result, error)
 }
 
 type session struct {
+	fs     filesys.FileSystem
+	fsBase plumbing.Hash
 	p      *Promoter
 	repo   *gitrepo.Repo
 	req    Request
@@ -285,6 +287,30 @@ type session struct {
 	gates  []GateResult
 	gated  bool
 	signed map[string]ImageState
+}
+
+// tree loads the deployments folder of commit base into memory for
+// kustomize (the folder above the overlays root; the whole tree when the
+// overlays sit at the top).
+func (s *session) tree(base plumbing.Hash) (filesys.FileSystem, error) {
+	if s.fs != nil && s.fsBase == base {
+		return s.fs, nil
+	}
+	files, err := s.repo.Files(base, path.Dir(s.p.o.overlays))
+	if err != nil {
+		return nil, err
+	}
+	fsys := filesys.MakeFsInMemory()
+	for p, b := range files {
+		if err := fsys.MkdirAll(path.Dir("/" + p)); err != nil {
+			return nil, err
+		}
+		if err := fsys.WriteFile("/"+p, b); err != nil {
+			return nil, err
+		}
+	}
+	s.fs, s.fsBase = fsys, base
+	return fsys, nil
 }
 
 func (s *session) overlayPath() string {
@@ -421,18 +447,19 @@ func (s *session) attempt(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("editing %s: %w", file, err)
 	}
-	if err := s.repo.Checkout(base); err != nil {
+	fsys, err := s.tree(base)
+	if err != nil {
 		return nil, err
 	}
-	abs := filepath.Join(s.repo.Dir(), filepath.FromSlash(file))
-	names, err := s.p.baseNames(base, filepath.Dir(abs), abs, content)
+	abs := "/" + file
+	names, err := s.p.baseNames(base, fsys, path.Dir(abs), abs, content)
 	if err != nil {
 		return nil, fmt.Errorf("rendering %s: %w", file, err)
 	}
 	if err := overlay.CheckNames(names, edits); err != nil {
 		return nil, fmt.Errorf("checking %s: %w", file, err)
 	}
-	if err := overlay.CheckDigests(filesys.MakeFsOnDisk(), filepath.Dir(abs), abs, edited.Content, edits); err != nil {
+	if err := overlay.CheckDigests(fsys, path.Dir(abs), abs, edited.Content, edits); err != nil {
 		return nil, fmt.Errorf("rendering %s: %w", file, err)
 	}
 	st := State{Env: s.req.Env, Branch: s.branch, Base: base.String(), Images: all, Rollback: s.job.rollback != "", RevertOf: s.job.rollback}

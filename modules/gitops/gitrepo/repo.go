@@ -7,7 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -15,6 +15,7 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
@@ -99,13 +100,12 @@ func (a Auth) method(url string) (transport.AuthMethod, error) {
 	return nil, nil
 }
 
-// Repo is a working clone of one remote branch.
+// Repo is a clone of one remote branch. It never checks out a working
+// tree: files are read from and commits written to the object store.
 type Repo struct {
 	repo *git.Repository
 	dir  string
 	auth transport.AuthMethod
-	// clean is the commit the working tree matches, if known.
-	clean plumbing.Hash
 }
 
 // Clone clones branch of url into dir (which must not exist or be empty).
@@ -120,19 +120,13 @@ func Clone(ctx context.Context, url, dir, branch string, auth Auth) (*Repo, erro
 		ReferenceName: plumbing.NewBranchReferenceName(branch),
 		SingleBranch:  true,
 		Tags:          git.NoTags,
+		NoCheckout:    true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cloning %s of %s: %w", branch, redact(url), classify(err))
 	}
-	rp := &Repo{repo: r, dir: dir, auth: am}
-	if head, err := r.Head(); err == nil {
-		rp.clean = head.Hash()
-	}
-	return rp, nil
+	return &Repo{repo: r, dir: dir, auth: am}, nil
 }
-
-// Dir is the working tree's path.
-func (r *Repo) Dir() string { return r.dir }
 
 func remoteRef(branch string) plumbing.ReferenceName {
 	return plumbing.NewRemoteReferenceName("origin", branch)
@@ -228,53 +222,129 @@ func (r *Repo) DirExists(h plumbing.Hash, path string) (bool, error) {
 	return err == nil, err
 }
 
-// Checkout resets the working tree to commit h (detached), discarding edits.
-func (r *Repo) Checkout(h plumbing.Hash) error {
-	if h == r.clean {
-		return nil
-	}
-	wt, err := r.repo.Worktree()
+// Files returns every file under dir (slash-separated, "" or "." for the
+// whole tree) at commit h, keyed by path from the root.
+func (r *Repo) Files(h plumbing.Hash, dir string) (map[string][]byte, error) {
+	c, err := r.Commit(h)
 	if err != nil {
+		return nil, err
+	}
+	t, err := c.Tree()
+	if err != nil {
+		return nil, err
+	}
+	prefix := ""
+	if dir != "" && dir != "." {
+		if t, err = t.Tree(dir); err != nil {
+			return nil, fmt.Errorf("reading %s at %s: %w", dir, h.String()[:12], err)
+		}
+		prefix = dir + "/"
+	}
+	out := map[string][]byte{}
+	err = t.Files().ForEach(func(f *object.File) error {
+		if !f.Mode.IsFile() {
+			return nil
+		}
+		s, err := f.Contents()
+		out[prefix+f.Name] = []byte(s)
 		return err
-	}
-	if err := wt.Checkout(&git.CheckoutOptions{Hash: h, Force: true}); err != nil {
-		r.clean = plumbing.ZeroHash
-		return fmt.Errorf("checking out %s: %w", h, err)
-	}
-	r.clean = h
-	return nil
+	})
+	return out, err
 }
 
-// CommitFiles checks out parent, writes files (slash-separated paths) and
-// commits them as one commit by id, returning its hash.
+// CommitFiles writes files (slash-separated paths) over parent's tree and
+// stores one commit by id, returning its hash. Nothing is checked out.
 func (r *Repo) CommitFiles(parent plumbing.Hash, files map[string][]byte, message string, id Identity, when time.Time) (plumbing.Hash, error) {
-	if err := r.Checkout(parent); err != nil {
-		return plumbing.ZeroHash, err
-	}
-	wt, err := r.repo.Worktree()
+	pc, err := r.Commit(parent)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	r.clean = plumbing.ZeroHash // dirty from here on
+	tree := pc.TreeHash
 	for p, b := range files {
-		full := filepath.Join(r.dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			return plumbing.ZeroHash, err
+		blob, err := r.store(plumbing.BlobObject, b)
+		if err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("storing %s: %w", p, err)
 		}
-		if err := os.WriteFile(full, b, 0o644); err != nil {
+		if tree, err = r.putPath(tree, strings.Split(p, "/"), blob); err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("writing %s: %w", p, err)
 		}
-		if _, err := wt.Add(p); err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("staging %s: %w", p, err)
-		}
 	}
-	sig := &object.Signature{Name: id.Name, Email: id.Email, When: when}
-	h, err := wt.Commit(message, &git.CommitOptions{Author: sig, Committer: sig, Parents: []plumbing.Hash{parent}})
+	sig := object.Signature{Name: id.Name, Email: id.Email, When: when}
+	c := &object.Commit{Author: sig, Committer: sig, Message: message, TreeHash: tree, ParentHashes: []plumbing.Hash{parent}}
+	obj := r.repo.Storer.NewEncodedObject()
+	if err := c.Encode(obj); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	h, err := r.repo.Storer.SetEncodedObject(obj)
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("committing: %w", err)
 	}
-	r.clean = h
 	return h, nil
+}
+
+func (r *Repo) store(t plumbing.ObjectType, b []byte) (plumbing.Hash, error) {
+	obj := r.repo.Storer.NewEncodedObject()
+	obj.SetType(t)
+	w, err := obj.Writer()
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if _, err := w.Write(b); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if err := w.Close(); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	return r.repo.Storer.SetEncodedObject(obj)
+}
+
+// putPath returns the hash of tree th with the blob at parts replaced or added.
+func (r *Repo) putPath(th plumbing.Hash, parts []string, blob plumbing.Hash) (plumbing.Hash, error) {
+	t := &object.Tree{}
+	if !th.IsZero() {
+		var err error
+		if t, err = r.repo.TreeObject(th); err != nil {
+			return plumbing.ZeroHash, err
+		}
+	}
+	entries := slices.Clone(t.Entries)
+	i := slices.IndexFunc(entries, func(e object.TreeEntry) bool { return e.Name == parts[0] })
+	e := object.TreeEntry{Name: parts[0], Mode: filemode.Regular, Hash: blob}
+	if len(parts) > 1 {
+		sub := plumbing.ZeroHash
+		if i >= 0 {
+			if entries[i].Mode != filemode.Dir {
+				return plumbing.ZeroHash, fmt.Errorf("%s is not a folder", parts[0])
+			}
+			sub = entries[i].Hash
+		}
+		h, err := r.putPath(sub, parts[1:], blob)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		e = object.TreeEntry{Name: parts[0], Mode: filemode.Dir, Hash: h}
+	} else if i >= 0 && entries[i].Mode == filemode.Executable {
+		e.Mode = filemode.Executable
+	}
+	if i >= 0 {
+		entries[i] = e
+	} else {
+		entries = append(entries, e)
+	}
+	// git orders entries by name, folders as if their name ended in "/".
+	key := func(e object.TreeEntry) string {
+		if e.Mode == filemode.Dir {
+			return e.Name + "/"
+		}
+		return e.Name
+	}
+	slices.SortFunc(entries, func(a, b object.TreeEntry) int { return strings.Compare(key(a), key(b)) })
+	nt := &object.Tree{Entries: entries}
+	obj := r.repo.Storer.NewEncodedObject()
+	if err := nt.Encode(obj); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	return r.repo.Storer.SetEncodedObject(obj)
 }
 
 // Push sets branch on the remote to h with a lease: the push only succeeds

@@ -54,6 +54,10 @@ func TestCommitAndPushCrossCheckedWithGit(t *testing.T) {
 	if log != want {
 		t.Fatalf("git log:\n got %s\nwant %s", log, want)
 	}
+	gittest.Git(t, bare, "fsck", "--strict", "--no-dangling") // trees built without a worktree are well-formed
+	if ls := gittest.Git(t, bare, "ls-tree", "-r", "--name-only", "promote/staging/api"); ls != gittest.Git(t, bare, "ls-tree", "-r", "--name-only", "main") {
+		t.Fatalf("file list changed:\n%s", ls)
+	}
 	diff := gittest.Git(t, bare, "diff", "--stat", "main", "promote/staging/api")
 	if !strings.Contains(diff, "1 file changed, 1 insertion(+), 1 deletion(-)") {
 		t.Fatalf("git diff --stat: %s", diff)
@@ -61,7 +65,7 @@ func TestCommitAndPushCrossCheckedWithGit(t *testing.T) {
 
 	// A second writer's lease on the old head is now stale.
 	r2, base2 := cloneMain(t, bare, Auth{})
-	h2, err := r2.CommitFiles(base2, map[string][]byte{path: []byte(strings.Replace(string(old), "0000001-web", "0000002-web", 1))}, "promote web", bot, when)
+	h2, err := r2.CommitFiles(base2, map[string][]byte{path: []byte(strings.Replace(string(old), "0000001-web", "0000002-web", 1)), "deployments/new/dir/file.txt": []byte("new\n")}, "promote web", bot, when)
 	if err != nil {
 		t.Fatal(err)
 	}
