@@ -11,7 +11,7 @@ export GOTOOLCHAIN := local
 # Every Go module of the workspace (ci/ stays out: see ARCHITECTURE).
 GO_PKGS = $(shell go list -m -f '{{.Dir}}/...')
 # Pinned tools the test suite drives (see .ci/tools.sh).
-TEST_TOOLS := temporal staticcheck actionlint
+TEST_TOOLS := temporal staticcheck actionlint crane cosign registry sops gitea tofu
 
 .PHONY: help setup tools lint fmt-check vet staticcheck test test-go test-dagger dagger-stubs run bench
 
