@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
@@ -44,7 +45,7 @@ func Check(ctx context.Context, root string, opts ...Option) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	crds, err := schema.LoadCRDs(o.crdDir)
+	crds, err := loadCRDs(o.crdDir)
 	if err != nil {
 		return nil, err
 	}
@@ -57,6 +58,22 @@ func Check(ctx context.Context, root string, opts ...Option) (*Report, error) {
 		}
 	}
 	return c.rep, nil
+}
+
+// crdCache keeps loaded CRDs per folder: building the validators of a few
+// MB of CRDs costs seconds, and a CRDs value is read-only once loaded.
+var crdCache sync.Map // folder -> *schema.CRDs
+
+func loadCRDs(dir string) (*schema.CRDs, error) {
+	if c, ok := crdCache.Load(dir); ok {
+		return c.(*schema.CRDs), nil
+	}
+	c, err := schema.LoadCRDs(dir)
+	if err != nil {
+		return nil, err
+	}
+	crdCache.Store(dir, c)
+	return c, nil
 }
 
 type checker struct {
