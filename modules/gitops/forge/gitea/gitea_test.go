@@ -68,8 +68,15 @@ func startGitea(t *testing.T) *server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(work) })
+	// A copy of the binary too: nobody cannot reach the tool cache under
+	// root's home.
+	toolDir := filepath.Dir(real)
+	if err := copyFile(real, filepath.Join(work, "gitea")); err != nil {
+		t.Fatal(err)
+	}
+	real = filepath.Join(work, "gitea")
 	for _, d := range []string{"options", "templates"} {
-		if err := os.CopyFS(filepath.Join(work, d), os.DirFS(filepath.Join(filepath.Dir(real), d))); err != nil {
+		if err := os.CopyFS(filepath.Join(work, d), os.DirFS(filepath.Join(toolDir, d))); err != nil {
 			t.Fatalf("copying gitea %s: %v", d, err)
 		}
 	}
@@ -175,6 +182,14 @@ LEVEL = warn
 		t.Fatal("no token")
 	}
 	return &server{url: url, token: tok.SHA1}
+}
+
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o755)
 }
 
 func api(t *testing.T, method, url, basic, token string, in, out any) {
