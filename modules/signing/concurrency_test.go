@@ -67,6 +67,12 @@ func TestConcurrentSigners(t *testing.T) {
 					t.Fatal(fmt.Errorf("signer %d: %w", i, err))
 				}
 			}
+			tagLocks.Lock()
+			left := len(tagLocks.m)
+			tagLocks.Unlock()
+			if left != 0 {
+				t.Fatalf("%d tag locks left after all signers finished", left)
+			}
 		})
 	}
 }

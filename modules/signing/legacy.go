@@ -114,13 +114,37 @@ func legacyLayer(layerBytes []byte, b *protobundle.Bundle, mt types.MediaType) (
 // tagLocks serialises the read-modify-write of one signature tag within this
 // process; registries offer no conditional manifest writes, so writers in
 // other processes are caught by the read-back after each write instead.
-var tagLocks sync.Map // tag string -> *sync.Mutex
+// Entries are reference-counted so that the map does not grow with every
+// digest a long-lived process signs.
+var tagLocks = struct {
+	sync.Mutex
+	m map[string]*tagLock
+}{m: map[string]*tagLock{}}
+
+type tagLock struct {
+	sync.Mutex
+	users int
+}
 
 func lockTag(tag name.Tag) func() {
-	v, _ := tagLocks.LoadOrStore(tag.String(), &sync.Mutex{})
-	mu := v.(*sync.Mutex)
-	mu.Lock()
-	return mu.Unlock
+	key := tag.String()
+	tagLocks.Lock()
+	l := tagLocks.m[key]
+	if l == nil {
+		l = &tagLock{}
+		tagLocks.m[key] = l
+	}
+	l.users++
+	tagLocks.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		tagLocks.Lock()
+		if l.users--; l.users == 0 {
+			delete(tagLocks.m, key)
+		}
+		tagLocks.Unlock()
+	}
 }
 
 // emptySignatures is the image cosign starts a signature tag from.
