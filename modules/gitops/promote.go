@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -43,7 +45,9 @@ func Retryable(err error) bool {
 		return true
 	}
 	var se *forge.StatusError
-	return errors.As(err, &se) && se.Temporary()
+	var ue *url.Error   // a forge API call that never got an answer
+	var oe *net.OpError // or whose connection broke
+	return errors.As(err, &se) && se.Temporary() || errors.As(err, &ue) || errors.As(err, &oe)
 }
 
 // Forge is what promotion needs of a forge; forge/local, forge/github and
