@@ -86,6 +86,11 @@ func TestDistributionInterop(t *testing.T) {
 	priv := loadKey(t, keyPath, "pw")
 	s := newKeySigner(t, priv)
 
+	probe := pushRandom(t, host, "probe")
+	if resp, err := http.Get("http://" + host + "/v2/probe/referrers/" + probe.DigestStr()); err == nil {
+		resp.Body.Close()
+		t.Logf("distribution referrers API: HTTP %d (404 means the tag-schema fallback is used)", resp.StatusCode)
+	}
 	t.Run("ours, cosign verifies", func(t *testing.T) {
 		for _, f := range []Format{FormatLegacy, FormatBundle, FormatBoth} {
 			d := pushRandom(t, host, "ours")
