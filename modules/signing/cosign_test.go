@@ -294,3 +294,35 @@ func TestWeVerifyCosignAttestations(t *testing.T) {
 		})
 	}
 }
+
+// TestCosignReadsOurKeyFile: a key pair from keys.Generate works with
+// `cosign sign --key` (password from COSIGN_PASSWORD), and cosign refuses a
+// wrong password.
+func TestCosignReadsOurKeyFile(t *testing.T) {
+	c := newCosign(t)
+	keyPath, pubPath := writeKeyPair(t, t.TempDir(), "ours-pw")
+	host := newRegistry(t, true)
+	d := pushRandom(t, host, "app")
+	sign := []string{"sign", "--key", keyPath, "--tlog-upload=false", "--use-signing-config=false", "--new-bundle-format=false", "--yes", d.String()}
+	if out, err := c.run(t, "wrong", sign...); err == nil {
+		t.Fatalf("cosign signed with a wrong password:\n%s", out)
+	}
+	c.mustRun(t, "ours-pw", sign...)
+	pub := loadPub(t, pubPath)
+	p, err := KeyPolicy(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify(ctx, d, p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func loadPub(t testing.TB, path string) *ecdsa.PublicKey {
+	t.Helper()
+	k, err := keys.LoadPublic(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
