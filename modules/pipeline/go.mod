@@ -8,6 +8,7 @@ require (
 	github.com/ferry-ci/ferry/modules/oci v0.0.0-00010101000000-000000000000
 	github.com/ferry-ci/ferry/modules/signing v0.0.0-00010101000000-000000000000
 	github.com/google/go-containerregistry v0.22.1
+	go.yaml.in/yaml/v3 v3.0.5
 )
 
 require (
@@ -146,7 +147,6 @@ require (
 	go.opentelemetry.io/proto/otlp v1.11.0 // indirect
 	go.uber.org/atomic v1.11.0 // indirect
 	go.yaml.in/yaml/v2 v2.4.4 // indirect
-	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/crypto v0.59.0 // indirect
 	golang.org/x/mod v0.42.0 // indirect
 	golang.org/x/net v0.62.0 // indirect
