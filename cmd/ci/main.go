@@ -1,0 +1,221 @@
+// Command ci is the native runner of the release pipeline: the same
+// pipeline as the Dagger module (modules/pipeline), with no container
+// engine. With no flags it uses the embedded defaults under .ci/state: an
+// in-process registry, a local signing key and a local deployments
+// repository with its forge.
+//
+//	go run ./cmd/ci release --service scheduler-worker
+//	go run ./cmd/ci plan --since origin/main --output json
+//
+// Progress goes to stderr; the result to stdout (--output json for
+// scripts). The local signing key's password comes from
+// FERRY_SIGNING_PASSWORD; unset, the key is encrypted with the empty
+// password and protected by its 0600 mode.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ferry-ci/ferry/modules/pipeline"
+	"github.com/ferry-ci/ferry/modules/pipeline/native"
+)
+
+const usage = `usage: ci <command> [flags]
+
+commands:
+  release   test, build, push, sign, verify and open the promotion PR
+  plan      say which services a release covers, with tags and fingerprints
+
+flags (both commands):
+  --service NAME     a service to release (repeatable, or comma-separated)
+  --since REV        every service affected since REV (instead of --service)
+  --env ENV          the environment to promote to (default staging)
+  --output FORMAT    human (default) or json
+  --root DIR         the repository root (default: the git top level of .)
+  --registry REPO    a real registry such as ghcr.io/org (validated; not wired yet)
+  --deployments URL  a real deployments repository (validated; not wired yet)
+  --forge NAME       local (default), github or gitea (only local is wired)
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+type options struct {
+	services    []string
+	since       string
+	env         string
+	output      string
+	root        string
+	registry    string
+	deployments string
+	forge       string
+}
+
+func parse(args []string, stderr io.Writer) (string, options, error) {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return "", options{}, errors.New("a command is required")
+	}
+	cmd := args[0]
+	var o options
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	fs.Func("service", "a service to release (repeatable)", func(s string) error {
+		for _, n := range strings.Split(s, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				o.services = append(o.services, n)
+			}
+		}
+		return nil
+	})
+	fs.StringVar(&o.since, "since", "", "release every service affected since this revision")
+	fs.StringVar(&o.env, "env", "staging", "environment to promote to")
+	fs.StringVar(&o.output, "output", "human", "human or json")
+	fs.StringVar(&o.root, "root", "", "repository root")
+	fs.StringVar(&o.registry, "registry", "", "registry (default: embedded)")
+	fs.StringVar(&o.deployments, "deployments", "", "deployments repository (default: local)")
+	fs.StringVar(&o.forge, "forge", native.ForgeLocal, "local, github or gitea")
+	if err := fs.Parse(args[1:]); err != nil {
+		return "", o, err
+	}
+	if fs.NArg() > 0 {
+		return "", o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if o.output != "human" && o.output != "json" {
+		return "", o, fmt.Errorf("--output %q: want human or json", o.output)
+	}
+	if (len(o.services) == 0) == (o.since == "") {
+		return "", o, errors.New("name --service or --since, one of the two")
+	}
+	if o.root == "" {
+		o.root = gitRoot()
+	}
+	return cmd, o, nil
+}
+
+func gitRoot() string {
+	if out, err := exec.Command("git", "rev-parse", "--show-toplevel").Output(); err == nil {
+		return strings.TrimSpace(string(out))
+	}
+	return "."
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmd, o, err := parse(args, stderr)
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stderr, "ci: %v\n\n%s", err, usage)
+		}
+		return 2
+	}
+	cfg := native.Config{Root: o.root, Env: o.env, Registry: o.registry, Deployments: o.deployments, Forge: o.forge,
+		Observer: progress(stderr)}
+	sel := native.Selection{Services: o.services, Since: o.since}
+	switch cmd {
+	case "release":
+		rep, err := native.Release(ctx, cfg, sel)
+		if err != nil {
+			fmt.Fprintf(stderr, "ci: %v\n", err)
+			return 1
+		}
+		if err := writeReport(stdout, o.output, rep); err != nil {
+			fmt.Fprintf(stderr, "ci: %v\n", err)
+			return 1
+		}
+		if err := rep.Err(); err != nil {
+			fmt.Fprintf(stderr, "ci: %v\n", err)
+			return 1
+		}
+		return 0
+	case "plan":
+		targets, err := native.Plan(ctx, cfg, sel)
+		if err != nil {
+			fmt.Fprintf(stderr, "ci: %v\n", err)
+			return 1
+		}
+		if err := writePlan(stdout, o.output, targets); err != nil {
+			fmt.Fprintf(stderr, "ci: %v\n", err)
+			return 1
+		}
+		return 0
+	default:
+		fmt.Fprintf(stderr, "ci: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+}
+
+// progress renders step events as one line each on stderr.
+func progress(w io.Writer) pipeline.Observer {
+	var mu sync.Mutex
+	return func(e pipeline.Event) {
+		if e.State == pipeline.StateStarted {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		line := fmt.Sprintf("%-18s %-8s %-10s %8s", e.Service, e.Step, e.State, e.Duration.Round(time.Millisecond))
+		if e.Message != "" && e.State != pipeline.StateSucceeded {
+			msg, _, _ := strings.Cut(e.Message, "\n")
+			line += "  " + msg
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+func writeReport(w io.Writer, format string, rep *pipeline.Report) error {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	for _, s := range rep.Services {
+		fmt.Fprintf(w, "%s\n", s.Target.Name)
+		if s.Err != nil {
+			fmt.Fprintf(w, "  failed     %v\n", s.Err)
+			continue
+		}
+		fmt.Fprintf(w, "  image      %s\n", s.Image)
+		if s.Signature != nil {
+			fmt.Fprintf(w, "  signature  %s\n", s.Signature.Ref)
+		} else {
+			fmt.Fprintf(w, "  signature  already signed (%s)\n", strings.Join(s.Verification.Signers, ", "))
+		}
+		if p := s.Promotion; p != nil && p.PullRequest != nil {
+			fmt.Fprintf(w, "  pr         #%d %s -> %s (%s, %s)\n", p.PullRequest.Number, p.PullRequest.Branch, p.PullRequest.Base, p.Action, p.PullRequest.URL)
+		} else if p != nil {
+			fmt.Fprintf(w, "  pr         none: %s already pins the digest\n", p.Env)
+		}
+	}
+	return nil
+}
+
+func writePlan(w io.Writer, format string, targets []pipeline.Target) error {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(targets)
+	}
+	for _, t := range targets {
+		fmt.Fprintf(w, "%s\n  fingerprint  %s\n  tags         %s\n", t.Name, t.Fingerprint, strings.Join(t.Tags, " "))
+		if len(t.Reasons) > 0 {
+			fmt.Fprintf(w, "  because      %s\n", strings.Join(t.Reasons, "; "))
+		}
+	}
+	return nil
+}
