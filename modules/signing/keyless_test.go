@@ -2,6 +2,8 @@ package signing
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -180,5 +182,47 @@ func TestKeyWithRekor(t *testing.T) {
 			_, err = Verify(ctx, offline, p)
 			assertChecks(t, err, CheckTlog)
 		})
+	}
+}
+
+// TestKeylessFromGitHubActionsFake runs the whole keyless chain as on a
+// GitHub runner: ACTIONS_ID_TOKEN_REQUEST_* (a fake token endpoint) ->
+// Fulcio (fake) -> Rekor (VirtualSigstore) -> registry -> Verify.
+func TestKeylessFromGitHubActionsFake(t *testing.T) {
+	f := newFakeSigstore(t)
+	tok := githubToken(t, "ferry-ci/ferry/.github/workflows/release.yml@refs/heads/main", testRepo, "refs/heads/main", "push")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "bearer runner-secret" || r.URL.Query().Get("audience") != "sigstore" {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		_, _ = fmt.Fprintf(w, `{"value":%q}`, tok)
+	}))
+	defer srv.Close()
+	t.Setenv("ACTIONS_ID_TOKEN_REQUEST_URL", srv.URL+"/token?api-version=2.0")
+	t.Setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "runner-secret")
+	tokens, err := oidc.GitHubActionsFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewKeylessSigner(tokens, f.fulcio.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := newRegistry(t, false)
+	d := pushRandom(t, host, "app")
+	if _, err := Sign(ctx, d, s, WithFormat(FormatBoth), WithTransparencyLog(f.tlog())); err != nil {
+		t.Fatal(err)
+	}
+	p, err := KeylessPolicy(githubIdentity(), f.trusted(t), SkipSCTUnsafe())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Verify(ctx, d, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Signatures) != 2 {
+		t.Fatalf("%d signatures, want legacy and bundle", len(rep.Signatures))
 	}
 }
