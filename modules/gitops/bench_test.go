@@ -11,7 +11,7 @@ import (
 )
 
 // benchPromoter is a promoter over a fresh n-service deployments repository.
-func benchPromoter(b *testing.B, n int) (*Promoter, *FakeRegistry, *FakeVerifier) {
+func benchPromoter(b *testing.B, n int, opts ...Option) (*Promoter, *FakeRegistry, *FakeVerifier) {
 	seed := b.TempDir()
 	gittest.WriteDeployments(b, seed, n)
 	bare := gittest.NewBare(b, seed)
@@ -20,7 +20,7 @@ func benchPromoter(b *testing.B, n int) (*Promoter, *FakeRegistry, *FakeVerifier
 		b.Fatal(err)
 	}
 	reg, ver := &FakeRegistry{}, &FakeVerifier{}
-	p, err := New(bare, lf, WithDigestChecker(reg), WithSignatureVerifier(ver), WithRetry(3, 10*time.Millisecond))
+	p, err := New(bare, lf, append([]Option{WithDigestChecker(reg), WithSignatureVerifier(ver), WithRetry(3, 10*time.Millisecond)}, opts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -39,8 +39,8 @@ func benchImages(reg *FakeRegistry, ver *FakeVerifier, k, round int) []Image {
 	return ims
 }
 
-func benchmarkPromote(b *testing.B, services, promoted int, plan bool) {
-	p, reg, ver := benchPromoter(b, services)
+func benchmarkPromote(b *testing.B, services, promoted int, plan bool, opts ...Option) {
+	p, reg, ver := benchPromoter(b, services, opts...)
 	b.ResetTimer()
 	for i := range b.N {
 		b.StopTimer()
@@ -68,3 +68,14 @@ func BenchmarkPlan200(b *testing.B) { benchmarkPromote(b, 200, 200, true) }
 
 // BenchmarkPromote200 plans, edits, commits and pushes 200 services.
 func BenchmarkPromote200(b *testing.B) { benchmarkPromote(b, 200, 200, false) }
+
+// BenchmarkPlan200NoRender plans 200 services without kustomize's render.
+func BenchmarkPlan200NoRender(b *testing.B) {
+	benchmarkPromote(b, 200, 200, true, WithoutRenderCheckUnsafe())
+}
+
+// BenchmarkPromote200NoRender edits, commits, pushes and opens the PR for
+// 200 services without kustomize's render.
+func BenchmarkPromote200NoRender(b *testing.B) {
+	benchmarkPromote(b, 200, 200, false, WithoutRenderCheckUnsafe())
+}
