@@ -119,11 +119,7 @@ func Open(cfg Config) (*Runner, error) {
 	if err := os.MkdirAll(filepath.Join(cfg.State, "tmp"), 0o755); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", cfg.State, err)
 	}
-	priv, err := localKey(filepath.Join(cfg.State, filepath.FromSlash(KeyPrefix)))
-	if err != nil {
-		return nil, err
-	}
-	keys, err := NewKeySigning(priv)
+	keys, err := localKey(filepath.Join(cfg.State, filepath.FromSlash(KeyPrefix)))
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/ferry-ci/ferry/modules/oci"
 	"github.com/ferry-ci/ferry/modules/pipeline"
@@ -31,9 +32,13 @@ func password() keys.Password {
 	return func() ([]byte, error) { return nil, nil }
 }
 
-// localKey loads the key pair under prefix, generating it on first use.
-func localKey(prefix string) (*ecdsa.PrivateKey, error) {
+// localKey returns the signing of the key pair under prefix, generating it
+// on first use. The private key is decrypted only when something is signed
+// (cosign's scrypt costs about a second), so a run that only verifies,
+// such as a noop release, never pays for it.
+func localKey(prefix string) (*KeySigning, error) {
 	keyPath := prefix + ".key"
+	var fresh *ecdsa.PrivateKey
 	if _, err := os.Stat(keyPath); errors.Is(err, os.ErrNotExist) {
 		if err := os.MkdirAll(filepath.Dir(prefix), 0o700); err != nil {
 			return nil, fmt.Errorf("creating the key folder: %w", err)
@@ -45,19 +50,36 @@ func localKey(prefix string) (*ecdsa.PrivateKey, error) {
 		if err := pair.WriteFiles(prefix); err != nil && !errors.Is(err, os.ErrExist) {
 			return nil, fmt.Errorf("writing the local signing key: %w", err)
 		}
+		if err == nil {
+			fresh, _ = keys.ParsePrivate(pair.PrivatePEM, password())
+		}
 	}
-	priv, err := keys.LoadPrivate(keyPath, password())
+	pub, err := keys.LoadPublic(prefix + ".pub")
 	if err != nil {
-		return nil, pipeline.MarkTerminal(fmt.Errorf("loading %s (password from %s): %w", keyPath, PasswordEnv, err))
+		return nil, pipeline.MarkTerminal(fmt.Errorf("loading the local public key: %w", err))
 	}
-	return priv, nil
+	return NewKeySigning(pub, func() (*ecdsa.PrivateKey, error) {
+		if fresh != nil {
+			return fresh, nil
+		}
+		priv, err := keys.LoadPrivate(keyPath, password())
+		if err != nil {
+			return nil, pipeline.MarkTerminal(fmt.Errorf("loading %s (password from %s): %w", keyPath, PasswordEnv, err))
+		}
+		return priv, nil
+	})
 }
 
 // KeySigning signs and verifies with one ECDSA key, in cosign's legacy
 // format (the .sig tag every cosign and admission controller reads).
 type KeySigning struct {
-	signer *signing.KeySigner
+	pub    *ecdsa.PublicKey
 	policy *signing.Policy
+	load   func() (*ecdsa.PrivateKey, error)
+
+	once   sync.Once
+	signer *signing.KeySigner
+	err    error
 }
 
 var (
@@ -65,21 +87,33 @@ var (
 	_ pipeline.Verifier = (*KeySigning)(nil)
 )
 
-// NewKeySigning returns the signer and verifier of priv.
-func NewKeySigning(priv *ecdsa.PrivateKey) (*KeySigning, error) {
-	s, err := signing.NewKeySigner(priv)
+// NewKeySigning verifies with pub and signs with the private key that load
+// returns, called once, on the first Sign.
+func NewKeySigning(pub *ecdsa.PublicKey, load func() (*ecdsa.PrivateKey, error)) (*KeySigning, error) {
+	p, err := signing.KeyPolicy(pub)
 	if err != nil {
 		return nil, err
 	}
-	p, err := signing.KeyPolicy(&priv.PublicKey)
-	if err != nil {
-		return nil, err
-	}
-	return &KeySigning{signer: s, policy: p}, nil
+	return &KeySigning{pub: pub, policy: p, load: load}, nil
 }
 
 // Sign signs ref.
 func (k *KeySigning) Sign(ctx context.Context, ref oci.Pinned) (pipeline.Signature, error) {
+	k.once.Do(func() {
+		priv, err := k.load()
+		if err != nil {
+			k.err = err
+			return
+		}
+		if !priv.PublicKey.Equal(k.pub) {
+			k.err = pipeline.MarkTerminal(errors.New("loading the signing key: the private key does not match the public key"))
+			return
+		}
+		k.signer, k.err = signing.NewKeySigner(priv)
+	})
+	if k.err != nil {
+		return pipeline.Signature{}, k.err
+	}
 	res, err := signing.Sign(ctx, ref.Name(), k.signer)
 	if err != nil {
 		return pipeline.Signature{}, signClass(fmt.Errorf("signing %s: %w", ref, err))
