@@ -443,3 +443,29 @@ func redact(url string) string {
 	}
 	return url
 }
+
+// Open opens a repository on disk (bare or not) to read commits and write
+// commits and refs directly, as a local forge does.
+func Open(path string) (*Repo, error) {
+	r, err := git.PlainOpen(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	return &Repo{repo: r, dir: path}, nil
+}
+
+// SetBranch moves a local branch from old to h (compare-and-swap; zero old:
+// the branch must not exist).
+func (r *Repo) SetBranch(branch string, h, old plumbing.Hash) error {
+	name := plumbing.NewBranchReferenceName(branch)
+	var prev *plumbing.Reference
+	if !old.IsZero() {
+		prev = plumbing.NewHashReference(name, old)
+	} else if _, err := r.repo.Reference(name, false); err == nil {
+		return fmt.Errorf("creating %s: %w", branch, ErrStale)
+	}
+	if err := r.repo.Storer.CheckAndSetReference(plumbing.NewHashReference(name, h), prev); err != nil {
+		return fmt.Errorf("updating %s: %w: %v", branch, ErrStale, err)
+	}
+	return nil
+}

@@ -1,7 +1,7 @@
 // Package local is the embedded default forge: a bare repository on disk
 // where a pull request is a pushed branch plus a JSON record beside the
 // repository, which can be listed, updated, commented on, merged (by
-// fast-forward) and closed.
+// fast-forward), reverted and closed.
 package local
 
 import (
@@ -13,11 +13,13 @@ import (
 	"path/filepath"
 	"slices"
 	"syscall"
+	"time"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/ferry-ci/ferry/modules/gitops/forge"
+	"github.com/ferry-ci/ferry/modules/gitops/gitrepo"
 )
 
 // Forge is a local forge over one bare repository.
@@ -226,6 +228,73 @@ func (f *Forge) Merge(_ context.Context, number int) (*forge.PullRequest, error)
 		return nil
 	})
 	return &out, err
+}
+
+// Revert opens a pull request that reverts merged pull request number: a
+// branch revert/<number> with one commit on the current base restoring each
+// file the merge changed, provided nobody changed that file since.
+func (f *Forge) Revert(ctx context.Context, number int) (*forge.PullRequest, error) {
+	var merged forge.PullRequest
+	if err := f.update(number, func(p *Record) error { merged = p.PullRequest; return nil }); err != nil {
+		return nil, err
+	}
+	if merged.State != forge.Merged {
+		return nil, fmt.Errorf("reverting #%d: %w: it is %s", number, forge.ErrNotMergeable, merged.State)
+	}
+	repo, err := gitrepo.Open(f.bare)
+	if err != nil {
+		return nil, err
+	}
+	mc, err := repo.Commit(plumbing.NewHash(merged.MergeSHA))
+	if err != nil {
+		return nil, err
+	}
+	if len(mc.ParentHashes) != 1 {
+		return nil, fmt.Errorf("reverting #%d: %w: merge commit has %d parents", number, forge.ErrNotMergeable, len(mc.ParentHashes))
+	}
+	parent, err := mc.Parent(0)
+	if err != nil {
+		return nil, err
+	}
+	patch, err := parent.PatchContext(ctx, mc)
+	if err != nil {
+		return nil, err
+	}
+	baseHead, err := f.branchHead(merged.Base)
+	if err != nil {
+		return nil, err
+	}
+	base := plumbing.NewHash(baseHead)
+	files := map[string][]byte{}
+	for _, fp := range patch.FilePatches() {
+		from, to := fp.Files()
+		if from == nil || to == nil {
+			return nil, fmt.Errorf("reverting #%d: %w: it adds or removes a file", number, forge.ErrNotMergeable)
+		}
+		cur, err := repo.ReadFile(base, to.Path())
+		if err != nil {
+			return nil, fmt.Errorf("reverting #%d: %w", number, err)
+		}
+		now, _ := repo.ReadFile(mc.Hash, to.Path())
+		if string(cur) != string(now) {
+			return nil, fmt.Errorf("reverting #%d: %w: %s changed since", number, forge.ErrNotMergeable, to.Path())
+		}
+		if files[from.Path()], err = repo.ReadFile(parent.Hash, from.Path()); err != nil {
+			return nil, err
+		}
+	}
+	title := fmt.Sprintf("Revert %q", merged.Title)
+	msg := fmt.Sprintf("%s\n\nThis reverts commit %s (#%d).\n", title, mc.Hash, number)
+	h, err := repo.CommitFiles(base, files, msg, gitrepo.Identity{Name: mc.Committer.Name, Email: mc.Committer.Email}, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	branch := fmt.Sprintf("revert/%d", number)
+	if err := repo.SetBranch(branch, h, plumbing.ZeroHash); err != nil {
+		return nil, fmt.Errorf("reverting #%d: %w", number, err)
+	}
+	return f.OpenPullRequest(ctx, forge.NewPullRequest{Head: branch, Base: merged.Base, Title: title,
+		Body: fmt.Sprintf("Reverts #%d (%s).", number, mc.Hash)})
 }
 
 func (f *Forge) update(number int, fn func(*Record) error) error {

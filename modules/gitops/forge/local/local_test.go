@@ -2,7 +2,9 @@ package local
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ferry-ci/ferry/modules/gitops/forge"
@@ -65,5 +67,58 @@ func TestLocalForge(t *testing.T) {
 	}
 	if open, _ := f.List(ctx, forge.Open); len(open) != 0 {
 		t.Fatalf("open: %v", open)
+	}
+}
+
+func TestLocalForgeRevert(t *testing.T) {
+	bare := gittest.NewBare(t, "../../testdata/seed")
+	work := filepath.Join(t.TempDir(), "w")
+	gittest.Git(t, filepath.Dir(work), "clone", "-q", bare, work)
+	file := "deployments/overlays/staging/kustomization.yaml"
+	change := func(branch, from, to string) {
+		gittest.Git(t, work, "checkout", "-q", "-B", branch, "origin/main")
+		b, err := os.ReadFile(filepath.Join(work, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(work, file), []byte(strings.Replace(string(b), from, to, 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		gittest.Git(t, work, "commit", "-q", "-am", "change "+branch)
+		gittest.Git(t, work, "push", "-q", "origin", branch)
+	}
+	f, _ := New(bare)
+	ctx := t.Context()
+	change("promote", "staging-0000001-api", "staging-0000002-api")
+	if _, err := f.OpenPullRequest(ctx, forge.NewPullRequest{Head: "promote", Base: "main", Title: "Promote api"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Merge(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	rv, err := f.Revert(ctx, 1)
+	if err != nil || rv.Head != "revert/1" || rv.Title != `Revert "Promote api"` {
+		t.Fatalf("Revert: %+v %v", rv, err)
+	}
+	if _, err := f.Merge(ctx, rv.Number); err != nil {
+		t.Fatal(err)
+	}
+	if d := gittest.Git(t, bare, "diff", "main~2", "main"); d != "" {
+		t.Fatalf("revert left a difference:\n%s", d)
+	}
+	if msg := gittest.Git(t, bare, "log", "-1", "--format=%B", "main"); !strings.Contains(msg, "This reverts commit") {
+		t.Fatalf("message %q", msg)
+	}
+	// Reverting again after someone changed the file: refused.
+	gittest.Git(t, work, "fetch", "-q")
+	change("other", "staging-0000001-web", "staging-0000003-web")
+	if _, err := f.OpenPullRequest(ctx, forge.NewPullRequest{Head: "other", Base: "main", Title: "Other"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Merge(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Revert(ctx, 2); !errors.Is(err, forge.ErrNotMergeable) {
+		t.Fatalf("revert of a file changed since: %v", err)
 	}
 }
