@@ -77,7 +77,7 @@ wait_for() {
   done
 }
 
-sha=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+sha=$(git -c safe.directory="$PWD" rev-parse HEAD 2>/dev/null || echo unknown)
 ts=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 say "building scheduler-worker and migrator at ${sha:0:12}"
 for svc in scheduler-worker migrator; do
