@@ -37,11 +37,15 @@ const usage = `usage: ci <command> [flags]
 commands:
   release   test, build, push, sign, verify and open the promotion PR
   plan      say which services a release covers, with tags and fingerprints
+  promote   open the PR pinning in --env (production) what --from (staging) pins
+  rollback  open the PR reverting the promotion --env (staging) runs
+  verify    check the signature of the image --env (staging) pins
 
-flags (both commands):
-  --service NAME     a service to release (repeatable, or comma-separated)
-  --since REV        every service affected since REV (instead of --service)
-  --env ENV          the environment to promote to (default staging)
+flags:
+  --service NAME     a service (release, plan: repeatable or comma-separated)
+  --since REV        release, plan: every service affected since REV
+  --env ENV          the environment (default production for promote, else staging)
+  --from ENV         promote: the environment whose pin is copied (default staging)
   --output FORMAT    human (default) or json
   --root DIR         the repository root (default: the git top level of .)
   --registry REPO    a real registry such as ghcr.io/org (validated; not wired yet)
@@ -65,6 +69,7 @@ type options struct {
 	registry    string
 	deployments string
 	forge       string
+	from        string
 }
 
 func parse(args []string, stderr io.Writer) (string, options, error) {
@@ -85,7 +90,8 @@ func parse(args []string, stderr io.Writer) (string, options, error) {
 		return nil
 	})
 	fs.StringVar(&o.since, "since", "", "release every service affected since this revision")
-	fs.StringVar(&o.env, "env", "staging", "environment to promote to")
+	fs.StringVar(&o.env, "env", "", "environment")
+	fs.StringVar(&o.from, "from", "staging", "promote: the environment whose pin is copied")
 	fs.StringVar(&o.output, "output", "human", "human or json")
 	fs.StringVar(&o.root, "root", "", "repository root")
 	fs.StringVar(&o.registry, "registry", "", "registry (default: embedded)")
@@ -100,8 +106,21 @@ func parse(args []string, stderr io.Writer) (string, options, error) {
 	if o.output != "human" && o.output != "json" {
 		return "", o, fmt.Errorf("--output %q: want human or json", o.output)
 	}
-	if (len(o.services) == 0) == (o.since == "") {
-		return "", o, errors.New("name --service or --since, one of the two")
+	switch cmd {
+	case "release", "plan":
+		if (len(o.services) == 0) == (o.since == "") {
+			return "", o, errors.New("name --service or --since, one of the two")
+		}
+	default:
+		if len(o.services) != 1 || o.since != "" {
+			return "", o, fmt.Errorf("%s takes exactly one --service", cmd)
+		}
+	}
+	if o.env == "" {
+		o.env = "staging"
+		if cmd == "promote" {
+			o.env = "production"
+		}
 	}
 	if o.root == "" {
 		o.root = gitRoot()
@@ -154,10 +173,73 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	case "promote", "rollback":
+		var p pipeline.Promotion
+		if cmd == "promote" {
+			p, err = native.Promote(ctx, cfg, o.services[0], o.from)
+		} else {
+			p, err = native.Rollback(ctx, cfg, o.services[0])
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "ci: %v\n", err)
+			return 1
+		}
+		return finish(writePromotion(stdout, o.output, o.services[0], p), stderr)
+	case "verify":
+		v, err := native.Verify(ctx, cfg, o.services[0])
+		if err != nil {
+			fmt.Fprintf(stderr, "ci: %v\n", err)
+			return 1
+		}
+		return finish(writeVerification(stdout, o.output, o.services[0], o.env, v), stderr)
 	default:
 		fmt.Fprintf(stderr, "ci: unknown command %q\n\n%s", cmd, usage)
 		return 2
 	}
+}
+
+func finish(err error, stderr io.Writer) int {
+	if err != nil {
+		fmt.Fprintf(stderr, "ci: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func writePromotion(w io.Writer, format, service string, p pipeline.Promotion) error {
+	if format == "json" {
+		return writeJSON(w, struct {
+			Service string `json:"service"`
+			pipeline.Promotion
+		}{service, p})
+	}
+	if p.PullRequest == nil {
+		_, err := fmt.Fprintf(w, "%s\n  pr         none: %s already pins it (%s)\n", service, p.Env, p.Action)
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%s\n  pr         #%d %s -> %s (%s, %s)\n", service, p.PullRequest.Number, p.PullRequest.Branch,
+		p.PullRequest.Base, p.Action, p.PullRequest.URL)
+	return err
+}
+
+func writeVerification(w io.Writer, format, service, env string, v pipeline.Verification) error {
+	out := struct {
+		Service string   `json:"service"`
+		Env     string   `json:"env"`
+		Image   string   `json:"image"`
+		Signers []string `json:"signers"`
+	}{service, env, v.Ref.String(), v.Signers}
+	if format == "json" {
+		return writeJSON(w, out)
+	}
+	_, err := fmt.Fprintf(w, "%s\n  image      %s\n  verified   %s\n", service, out.Image, strings.Join(v.Signers, ", "))
+	return err
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // progress renders step events as one line each on stderr.

@@ -69,7 +69,7 @@ func TestReleaseEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer reg.Close()
+	defer reg.Close() // closing twice is harmless; the commands below need the port
 	if reg.Host() != ref.Repository().Registry() {
 		t.Fatalf("the registry came back on %s, the image names %s", reg.Host(), ref.Repository().Registry())
 	}
@@ -105,6 +105,10 @@ func TestReleaseEndToEnd(t *testing.T) {
 		}
 	}
 
+	if err := reg.Close(); err != nil {
+		t.Fatal(err)
+	}
+
 	// The deployments repository: one promotion commit on the branch, one
 	// pull request record, the digest pinned on the branch only.
 	bare := filepath.Join(state, "deployments.git")
@@ -127,6 +131,79 @@ func TestReleaseEndToEnd(t *testing.T) {
 	if err != nil || len(prs) != 1 || prs[0].Head != branch || prs[0].Base != "main" {
 		t.Fatalf("pull requests = %+v, %v; want one from %s into main", prs, err, branch)
 	}
+
+	// Merge it: staging runs the digest, verify says so, promote copies it
+	// to production. A second version goes the same way, and a rollback of
+	// production restores the first.
+	if _, err := forge.Merge(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	var v struct{ Image string }
+	command(t, root, &v, "verify", "--service", e2eService)
+	if v.Image != ref.String() {
+		t.Errorf("verify checked %s, want %s", v.Image, ref)
+	}
+	promoteAndMerge(t, root, forge)
+	prodFirst := gitOut(t, bare, "show", "main:deployments/overlays/production/kustomization.yaml")
+	if !strings.Contains(prodFirst, ref.Digest().String()) {
+		t.Fatalf("production does not pin %s after the merge:\n%s", ref.Digest(), prodFirst)
+	}
+
+	main := filepath.Join(root, "services", e2eService, "cmd", e2eService, "main.go")
+	f, err := os.OpenFile(main, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("\n// A change, so that the next release builds a second image.\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	gitOut(t, root, "commit", "-q", "-am", "second version")
+	third := release(t, root).Services[0]
+	if third.Cached || third.Image == got.Image || third.Promotion == nil || third.Promotion.PullRequest == nil {
+		t.Fatalf("release of a change = %+v, want a new image and pull request", third)
+	}
+	if _, err := forge.Merge(context.Background(), third.Promotion.PullRequest.Number); err != nil {
+		t.Fatal(err)
+	}
+	promoteAndMerge(t, root, forge)
+
+	var rb pipeline.Promotion
+	command(t, root, &rb, "rollback", "--service", e2eService, "--env", "production")
+	if rb.PullRequest == nil || rb.PullRequest.Branch != "rollback/production/"+e2eService {
+		t.Fatalf("rollback = %+v, want a rollback pull request", rb)
+	}
+	reverted := gitOut(t, bare, "show", rb.PullRequest.Branch+":deployments/overlays/production/kustomization.yaml")
+	if reverted != prodFirst {
+		t.Errorf("the rollback branch does not restore the first version's pin:\n%s\nwant:\n%s", reverted, prodFirst)
+	}
+}
+
+// promoteAndMerge promotes what staging runs to production and merges the
+// pull request.
+func promoteAndMerge(t *testing.T, root string, forge *local.Forge) {
+	t.Helper()
+	var p pipeline.Promotion
+	command(t, root, &p, "promote", "--service", e2eService)
+	if p.Env != "production" || p.Action != "created" || p.PullRequest == nil || p.PullRequest.Branch != "promote/production/"+e2eService {
+		t.Fatalf("promote = %+v, want a new production pull request", p)
+	}
+	if _, err := forge.Merge(context.Background(), p.PullRequest.Number); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// command runs a ci command with --output json on root and decodes its
+// result into out.
+func command(t *testing.T, root string, out any, args ...string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), append(args, "--root", root, "--output", "json"), &stdout, &stderr); code != 0 {
+		t.Fatalf("%s exited %d:\n%s", strings.Join(args, " "), code, stderr.String())
+	}
+	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
+		t.Fatalf("decoding %s: %v\n%s", strings.Join(args, " "), err, stdout.String())
+	}
 }
 
 // TestReleaseBadInput: errors name what to fix and publish nothing.
@@ -144,6 +221,7 @@ func TestReleaseBadInput(t *testing.T) {
 		{name: "unknown service", args: []string{"release", "--service", "nope"}, wantCode: 1, wantErr: `unknown service "nope"`},
 		{name: "forge not wired", args: []string{"release", "--service", "x", "--forge", "github"}, wantCode: 1, wantErr: `forge "github" is not wired`},
 		{name: "unknown forge", args: []string{"release", "--service", "x", "--forge", "svn"}, wantCode: 1, wantErr: `unknown forge "svn"`},
+		{name: "promote of two services", args: []string{"promote", "--service", "a,b"}, wantCode: 2, wantErr: "promote takes exactly one --service"},
 		{name: "registry not wired", args: []string{"release", "--service", "x", "--registry", "ghcr.io/org"}, wantCode: 1, wantErr: `registry "ghcr.io/org" is not wired`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
