@@ -159,29 +159,12 @@ func TestPodmanRunsDaemonlessImage(t *testing.T) {
 	t.Cleanup(func() { exec.Command(podman, "rm", "--force", "--time", "1", name).Run() })
 
 	base := "http://127.0.0.1:" + port
-	deadline := time.Now().Add(30 * time.Second)
-	var resp *http.Response
-	var err error
-	for {
-		resp, err = http.Get(base + "/version")
-		if err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if err != nil {
-		logs, _ := exec.Command(podman, "logs", name).CombinedOutput()
-		t.Fatalf("probing the container: %v\nlogs: %s", err, logs)
-	}
-	defer resp.Body.Close()
 	var v struct {
 		SHA     string  `json:"sha"`
 		BuildTs string  `json:"buildTs"`
 		UID     float64 `json:"uid"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
-		t.Fatal(err)
-	}
+	waitVersion(t, podman, name, base, &v)
 	if v.SHA != commitSHA || v.BuildTs != commitTime.Format(time.RFC3339) || v.UID != 65532 {
 		t.Errorf("/version = %+v, want the stamped commit running as 65532", v)
 	}
@@ -196,5 +179,29 @@ func TestPodmanRunsDaemonlessImage(t *testing.T) {
 	inspect := run(t, podman, "image", "inspect", "--format", "{{.Digest}}", res.Ref.String())
 	if inspect != res.Ref.Digest().String() {
 		t.Logf("podman reports digest %s for %s (podman may record the platform manifest)", inspect, res.Ref)
+	}
+}
+
+// waitVersion polls base/version for up to 30s and decodes the answer into
+// v; on failure it shows the container's logs.
+func waitVersion(t *testing.T, podman, container, base string, v any) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var resp *http.Response
+	var err error
+	for {
+		resp, err = http.Get(base + "/version")
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err != nil {
+		logs, _ := exec.Command(podman, "logs", container).CombinedOutput()
+		t.Fatalf("probing container %s: %v\nlogs: %s", container, err, logs)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("decoding %s/version: %v", base, err)
 	}
 }

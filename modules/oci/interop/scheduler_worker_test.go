@@ -94,24 +94,8 @@ func TestPodmanRunsSchedulerWorker(t *testing.T) {
 	t.Cleanup(func() { exec.Command(podman, "rm", "--force", "--time", "2", name).Run() })
 
 	base := "http://127.0.0.1:" + port
-	deadline := time.Now().Add(30 * time.Second)
-	var resp *http.Response
-	for {
-		resp, err = http.Get(base + "/version")
-		if err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if err != nil {
-		logs, _ := exec.Command(podman, "logs", name).CombinedOutput()
-		t.Fatalf("probing scheduler-worker: %v\nlogs: %s", err, logs)
-	}
-	defer resp.Body.Close()
 	var v map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
-		t.Fatal(err)
-	}
+	waitVersion(t, podman, name, base, &v)
 	body, _ := json.Marshal(v)
 	if !strings.Contains(string(body), commitSHA) || !strings.Contains(string(body), res.Ref.Digest().String()) {
 		t.Errorf("/version = %s, want the stamped commit and the image digest", body)
