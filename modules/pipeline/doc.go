@@ -11,6 +11,18 @@
 // render (the library itself never prints).
 //
 // What a step does is supplied by the front door through small interfaces
-// declared here, where they are consumed: the native runner passes the
-// daemonless build of modules/oci, the Dagger module its DockerBuild.
+// declared here, where they are consumed (Tester, Builder, Pusher, Signer,
+// Verifier, Promoter): the native runner passes the daemonless build of
+// modules/oci (package native), the Dagger module its DockerBuild.
+//
+// Plan turns a request (services by name, or every service contract.Affected
+// finds since a base revision) into Targets: the contract, the image
+// repository, the fingerprint of the build inputs and the tags
+// ({service}-{fingerprint} first). Release runs the steps of each target,
+// several at once within a bound. A target whose fingerprint tag already
+// exists skips Test, Build and Push (its image was built, and so tested,
+// from the same inputs); Sign is skipped when a valid signature exists; a
+// promotion that changes nothing is skipped. A failed step stops its
+// service: nothing after it runs, so an image that did not verify is never
+// promoted.
 package pipeline
