@@ -70,7 +70,7 @@ func helloConfig(t testing.TB, host string) Config {
 }
 
 func TestBuildHello(t *testing.T) {
-	ctx := context.Background()
+	ctx := testContext(t)
 	reg, host := newRegistry(t)
 	b, err := New(reg)
 	if err != nil {
@@ -439,4 +439,17 @@ func probe(t *testing.T, base string) map[string]any {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// testContext ends 30s before the test binary's deadline, so that a slow
+// cold compile fails with go build's own error rather than a timeout panic.
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	deadline, ok := t.Deadline()
+	if !ok {
+		return context.Background()
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline.Add(-30*time.Second))
+	t.Cleanup(cancel)
+	return ctx
 }

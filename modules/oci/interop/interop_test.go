@@ -205,3 +205,16 @@ func waitVersion(t *testing.T, podman, container, base string, v any) {
 		t.Fatalf("decoding %s/version: %v", base, err)
 	}
 }
+
+// testContext ends 30s before the test binary's deadline, so that a slow
+// cold compile fails with go build's own error rather than a timeout panic.
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	deadline, ok := t.Deadline()
+	if !ok {
+		return context.Background()
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline.Add(-30*time.Second))
+	t.Cleanup(cancel)
+	return ctx
+}

@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"maps"
@@ -35,7 +34,7 @@ func TestPodmanRunsSchedulerWorker(t *testing.T) {
 	}
 	podman := tool(t, "podman", "install podman and runc (apt-get install podman runc)")
 	reg := startRegistry(t)
-	ctx := context.Background()
+	ctx := testContext(t)
 	st, err := dockerfile.ReadWithArgs(filepath.Join(svc, "Dockerfile"), map[string]string{
 		"GIT_SHA": commitSHA, "BUILD_TS": commitTime.Format(time.RFC3339),
 	})
