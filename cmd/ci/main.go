@@ -266,6 +266,9 @@ func writeReport(w io.Writer, format string, rep *pipeline.Report) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
+	if len(rep.Services) == 0 {
+		fmt.Fprintln(w, "nothing to release: no service is affected")
+	}
 	for _, s := range rep.Services {
 		fmt.Fprintf(w, "%s\n", s.Target.Name)
 		if s.Err != nil {
@@ -292,6 +295,9 @@ func writePlan(w io.Writer, format string, targets []pipeline.Target) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(targets)
+	}
+	if len(targets) == 0 {
+		fmt.Fprintln(w, "nothing to release: no service is affected")
 	}
 	for _, t := range targets {
 		fmt.Fprintf(w, "%s\n  fingerprint  %s\n  tags         %s\n", t.Name, t.Fingerprint, strings.Join(t.Tags, " "))
