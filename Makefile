@@ -42,7 +42,7 @@ staticcheck: dagger-stubs ## staticcheck every module, and the Dagger module
 lint: fmt-check vet staticcheck ## gofmt, go vet and staticcheck
 
 test-go: ## go test every module beside a throwaway PostgreSQL
-	scripts/with-postgres.sh go test -count=1 $(GO_PKGS)
+	scripts/with-postgres.sh go test -count=1 -timeout 45m $(GO_PKGS)
 
 test-dagger: dagger-stubs ## the Dagger module's engine-less proof (ci/ stays out of go.work)
 	cd ci && GOWORK=off go test -count=1 ./...
