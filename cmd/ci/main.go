@@ -73,11 +73,18 @@ type options struct {
 }
 
 func parse(args []string, stderr io.Writer) (string, options, error) {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+	if len(args) == 0 {
 		return "", options{}, errors.New("a command is required")
 	}
 	cmd := args[0]
 	var o options
+	switch cmd {
+	case "help", "-h", "--help":
+		return "", o, flag.ErrHelp
+	case "release", "plan", "promote", "rollback", "verify":
+	default:
+		return "", o, fmt.Errorf("unknown command %q", cmd)
+	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
@@ -138,9 +145,11 @@ func gitRoot() string {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd, o, err := parse(args, stderr)
 	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stderr, "ci: %v\n\n%s", err, usage)
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usage)
+			return 0
 		}
+		fmt.Fprintf(stderr, "ci: %v\n\n%s", err, usage)
 		return 2
 	}
 	cfg := native.Config{Root: o.root, Env: o.env, Registry: o.registry, Deployments: o.deployments, Forge: o.forge,

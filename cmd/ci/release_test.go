@@ -317,3 +317,13 @@ func findTool(t *testing.T, tool string) string {
 	t.Logf("%s not found, its check is skipped: run .ci/tools.sh %s", tool, tool)
 	return ""
 }
+
+// TestHelp: help is an answer, not an error: usage on stdout, exit 0.
+func TestHelp(t *testing.T) {
+	for _, arg := range []string{"help", "-h", "--help"} {
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), []string{arg}, &stdout, &stderr); code != 0 || !strings.HasPrefix(stdout.String(), "usage: ci <command>") || stderr.Len() != 0 {
+			t.Errorf("ci %s: exit %d, stdout %q, stderr %q; want usage on stdout and exit 0", arg, code, stdout.String(), stderr.String())
+		}
+	}
+}
