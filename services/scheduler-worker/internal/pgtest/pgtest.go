@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"os"
@@ -116,8 +117,14 @@ func Build(t testing.TB, dir, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("go", "build", "-ldflags", "-X main.gitSHA=test-sha -X main.buildTS=2026-11-27T00:00:00Z", "-o", bin, dir)
-	cmd.Dir = root
+	// Build inside the module that holds dir, so a sibling service (the
+	// migrator) builds the same with or without the workspace (GOWORK=off).
+	modDir, pkg, err := owningModule(filepath.Join(root, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("go", "build", "-ldflags", "-X main.gitSHA=test-sha -X main.buildTS=2026-11-27T00:00:00Z", "-o", bin, pkg)
+	cmd.Dir = modDir
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building %s: %v\n%s", dir, err, out)
 	}
@@ -141,6 +148,23 @@ func moduleRoot() (string, error) {
 			return "", errors.New("finding the scheduler-worker module root: no go.mod above the working directory")
 		}
 		dir = parent
+	}
+}
+
+// owningModule returns the folder of the go.mod nearest above pkgDir and
+// pkgDir as a ./-relative package path inside it.
+func owningModule(pkgDir string) (modDir, pkg string, err error) {
+	for dir := pkgDir; ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			rel, err := filepath.Rel(dir, pkgDir)
+			if err != nil {
+				return "", "", err
+			}
+			return dir, "./" + filepath.ToSlash(rel), nil
+		}
+		if filepath.Dir(dir) == dir {
+			return "", "", fmt.Errorf("finding the module of %s: no go.mod above it", pkgDir)
+		}
 	}
 }
 
