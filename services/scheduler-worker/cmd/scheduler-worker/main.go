@@ -33,6 +33,9 @@ var (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "probe" {
+		os.Exit(probe(os.Args[2:], os.Stderr))
+	}
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	os.Exit(run(os.LookupEnv, os.Stdout, sigs))
