@@ -207,6 +207,10 @@ func (c *Client) List(ctx context.Context, state forge.State) ([]forge.PullReque
 	return out, nil
 }
 
+// mergeAttempts bounds the waits for Gitea's background check of a pull
+// request (about 15 s in all).
+const mergeAttempts = 12
+
 // Merge merges pull request number with method (merge, squash, rebase),
 // requiring its head to still be sha when given.
 func (c *Client) Merge(ctx context.Context, number int, method, sha string) error {
@@ -214,7 +218,25 @@ func (c *Client) Merge(ctx context.Context, number int, method, sha string) erro
 	if sha != "" {
 		in["head_commit_id"] = sha
 	}
-	err := c.do(ctx, http.MethodPost, c.repoPath()+"/pulls/"+strconv.Itoa(number)+"/merge", nil, in, nil)
+	// Gitea checks a new or updated pull request in the background and
+	// answers 405 "Please try again later" until it is done: wait for that
+	// (bounded), never for a real refusal.
+	var err error
+	wait := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err = c.do(ctx, http.MethodPost, c.repoPath()+"/pulls/"+strconv.Itoa(number)+"/merge", nil, in, nil)
+		var se *forge.StatusError
+		if attempt == mergeAttempts || !errors.As(err, &se) || se.StatusCode != http.StatusMethodNotAllowed ||
+			!strings.Contains(strings.ToLower(se.Message), "try again later") {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("merging #%d: %w", number, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 	var se *forge.StatusError
 	if errors.As(err, &se) && (se.StatusCode == http.StatusMethodNotAllowed || se.StatusCode == http.StatusConflict) {
 		return fmt.Errorf("merging #%d: %w: %w", number, forge.ErrNotMergeable, err)
