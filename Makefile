@@ -13,7 +13,7 @@ GO_PKGS = $(shell go list -m -f '{{.Dir}}/...')
 # Pinned tools the test suite drives (see .ci/tools.sh).
 TEST_TOOLS := temporal staticcheck actionlint crane cosign registry sops gitea tofu
 
-.PHONY: help setup tools lint fmt-check vet staticcheck test test-go test-dagger dagger-stubs run bench
+.PHONY: help setup tools lint fmt-check vet staticcheck test test-go test-dagger dagger-stubs run release bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -49,9 +49,14 @@ test-dagger: dagger-stubs ## the Dagger module's engine-less proof (ci/ stays ou
 
 test: setup lint test-go test-dagger ## every test, after all the set-up
 
-run: ## the main job: scheduler-worker beside a throwaway Temporal dev server and PostgreSQL
+release: ## the main job: release scheduler-worker on the embedded defaults (registry, key, deployments repo, forge under .ci/state)
+	scripts/setup.sh temporal
+	scripts/with-postgres.sh go run ./cmd/ci release --service scheduler-worker
+
+run: ## scheduler-worker beside a throwaway Temporal dev server and PostgreSQL, showing its health and version
 	scripts/setup.sh temporal
 	scripts/run-local.sh
 
-bench: ## benchmarks side by side with the peer tools; prints the ratios
+bench: ## benchmarks side by side with the peer tools (ko, kustomize, cosign); prints the ratios
+	scripts/setup.sh ko kustomize cosign
 	@set -e; for b in modules/*/bench/run.sh; do [ -x "$$b" ] || continue; echo "== $$b"; "$$b"; done

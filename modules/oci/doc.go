@@ -15,5 +15,5 @@
 //   - build: the daemonless, reproducible Go image build with an SBOM;
 //   - internal/faultproxy: a fault-injecting proxy for tests;
 //   - interop: tests only, against crane and podman;
-//   - bench: ferry vs ko timings (bench/run.sh, results in bench/RESULTS.md).
+//   - bench: ferry vs ko timings (bench/run.sh, results in docs/benchmarks-oci.md).
 package oci
