@@ -219,6 +219,27 @@ func api(t *testing.T, method, url, basic, token string, in, out any) {
 	}
 }
 
+// waitNotEmpty waits until Gitea has processed the first push to repo: it
+// handles pushes in a background queue, and until then the repository
+// counts as empty and its pull-request routes answer 404.
+func waitNotEmpty(t *testing.T, s *server, repo string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var r struct {
+			Empty bool `json:"empty"`
+		}
+		api(t, "GET", s.url+"/api/v1/repos/"+repo, "", s.token, nil, &r)
+		if !r.Empty {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still empty 60 s after the seeding push", repo)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 type fakeGates struct{}
 
 func (fakeGates) Exists(context.Context, string) (bool, error) { return true, nil }
@@ -239,6 +260,7 @@ func TestPromoteThroughRealGitea(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("seeding: %v\n%s", err, out)
 	}
+	waitNotEmpty(t, s, "bot/deployments")
 
 	c, err := New(s.url, "bot", "deployments", s.token)
 	if err != nil {
