@@ -190,9 +190,14 @@ const plannedRegistry = "embedded.invalid"
 
 func plan(ctx context.Context, cfg Config, sel Selection) ([]pipeline.Target, error) {
 	sha, when := commit(ctx, cfg.Root)
+	repoCfg, err := LoadRepoConfig(cfg.Root)
+	if err != nil {
+		return nil, err
+	}
 	return pipeline.Plan(ctx, pipeline.PlanRequest{
 		Root: cfg.Root, Services: sel.Services, Since: sel.Since, Registry: plannedRegistry,
 		Env: cfg.Env, Commit: sha, CommitTime: when, Platforms: []string{"linux/" + runtime.GOARCH},
+		AffectsAll: repoCfg.AffectsAll,
 	})
 }
 
