@@ -96,9 +96,15 @@ func imageName(ref string) string {
 	return ref
 }
 
-// filterImages keeps only the images: entries named in keep (all removed
-// when keep is nil), for an in-memory render. Formatting is irrelevant: the
-// result is never written.
+// filterImages returns the in-memory copy of a kustomization that the
+// render checks build: only the images: entries named in keep (all removed
+// when keep is nil), and without the fields that cannot or need not run
+// there. generators: is dropped because generator plugins (KSOPS decrypting
+// SOPS Secrets, say) do not run in-process and generated objects carry no
+// container images; replacements: is dropped because a replacement may read
+// a value the removed images: entries would have set (the digest after "@",
+// for IMAGE_DIGEST) and fail, and replacements do not decide which images
+// the workloads run. Formatting is irrelevant: the copy is never written.
 func filterImages(src []byte, keep map[string]bool) ([]byte, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
@@ -106,25 +112,25 @@ func filterImages(src []byte, keep map[string]bool) ([]byte, error) {
 	}
 	if len(doc.Content) == 1 && doc.Content[0].Kind == yaml.MappingNode {
 		m := doc.Content[0]
-		for i := 0; i+1 < len(m.Content); i += 2 {
-			if m.Content[i].Value != "images" {
+		for i := 0; i+1 < len(m.Content); {
+			key := m.Content[i].Value
+			if key == "generators" || key == "replacements" || (key == "images" && (keep == nil || m.Content[i+1].Kind != yaml.SequenceNode)) {
+				m.Content = append(m.Content[:i], m.Content[i+2:]...)
 				continue
 			}
-			if keep == nil || m.Content[i+1].Kind != yaml.SequenceNode {
-				m.Content = append(m.Content[:i], m.Content[i+2:]...)
-				break
-			}
-			seq := m.Content[i+1]
-			var kept []*yaml.Node
-			for _, item := range seq.Content {
-				for j := 0; j+1 < len(item.Content); j += 2 {
-					if item.Content[j].Value == "name" && keep[item.Content[j+1].Value] {
-						kept = append(kept, item)
+			if key == "images" {
+				seq := m.Content[i+1]
+				var kept []*yaml.Node
+				for _, item := range seq.Content {
+					for j := 0; j+1 < len(item.Content); j += 2 {
+						if item.Content[j].Value == "name" && keep[item.Content[j+1].Value] {
+							kept = append(kept, item)
+						}
 					}
 				}
+				seq.Content = kept
 			}
-			seq.Content = kept
-			break
+			i += 2
 		}
 	}
 	return yaml.Marshal(&doc)

@@ -71,3 +71,56 @@ func TestVerifyCorruptOverlay(t *testing.T) {
 		t.Fatalf("Verify: %v, want ErrRender", err)
 	}
 }
+
+// TestVerifyRepositoryOverlays promotes into the repository's own overlays
+// (deployments/overlays/*), which use what real overlays use around the
+// images: a KSOPS generator (a plugin that cannot run in-process) and
+// replacements that read the digest the images: entries set.
+func TestVerifyRepositoryOverlays(t *testing.T) {
+	envs, err := filepath.Glob("../../../deployments/overlays/*/kustomization.yaml")
+	if err != nil || len(envs) == 0 {
+		t.Fatalf("no overlays under deployments/overlays: %v", err)
+	}
+	digest := "sha256:" + strings.Repeat("cd", 32)
+	for _, path := range envs {
+		path, err := filepath.Abs(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Dir(path)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			original, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(original), "generators:") || !strings.Contains(string(original), "replacements:") {
+				t.Skip("this overlay has no generator or replacement to exercise")
+			}
+			for _, tc := range []struct {
+				name    string
+				images  []Image
+				wantErr error
+			}{
+				{name: "one service", images: []Image{{Name: "scheduler-worker", NewName: "ghcr.io/ferry-ci/scheduler-worker", Digest: digest}}},
+				{name: "two services", images: []Image{
+					{Name: "scheduler-worker", NewName: "ghcr.io/ferry-ci/scheduler-worker", Digest: digest},
+					{Name: "migrator", NewName: "ghcr.io/ferry-ci/migrator", Digest: digest},
+				}},
+				{name: "unknown name", images: []Image{{Name: "schedulr-worker", Digest: digest}}, wantErr: ErrNoMatch},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					res, err := SetImages(original, tc.images)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := Verify(filesys.MakeFsOnDisk(), dir, path, original, res.Content, tc.images); !errors.Is(err, tc.wantErr) {
+						t.Fatalf("Verify: %v, want %v", err, tc.wantErr)
+					}
+				})
+			}
+			if b, _ := os.ReadFile(path); string(b) != string(original) {
+				t.Fatal("Verify wrote the overlay")
+			}
+		})
+	}
+}
