@@ -18,10 +18,9 @@
 //     the password in FERRY_SIGNING_PASSWORD, or with the empty password
 //     when that is unset (cosign's COSIGN_PASSWORD="" convention; the file
 //     is mode 0600). It is decrypted only when something is signed.
-//   - deployments.git: a bare repository seeded once from deployments/,
-//     with the local forge's pull request records beside it. The seed
-//     leaves out the overlays' generators (KSOPS) and replacements, which
-//     the promotion's render cannot resolve (see seedMessage).
+//   - deployments.git: a bare repository seeded once from deployments/
+//     (byte for byte), with the local forge's pull request records beside
+//     it.
 //
 // Tests and builds of a service run with GOWORK=off: a service is a product
 // built alone, as its Dockerfile builds it, never against the tool's
