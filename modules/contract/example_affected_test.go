@@ -32,18 +32,18 @@ func ExampleAffected() {
 			"services/" + name + "/service.yaml": "schemaVersion: 1\nname: " + name + "\nkind: server\ndescription: " + name + ".\n" +
 				"health:\n  port: 8080\ndeploy:\n  manifest: deployments/base/" + name + "\n",
 			"services/" + name + "/Dockerfile":                 "FROM scratch\nCOPY . /\n",
-			"services/" + name + "/go.mod":                     "module example.com/" + name + "\n\ngo 1.26.0\n\nrequire example.com/shared v0.0.0\n\nreplace example.com/shared => ../../shared\n",
+			"services/" + name + "/go.mod":                     "module example.com/" + name + "\n\ngo 1.26.0\n\nrequire example.com/common v0.0.0\n\nreplace example.com/common => ../../common\n",
 			"deployments/base/" + name + "/kustomization.yaml": "resources: []\n",
 		}
 	}
-	files := map[string]string{"shared/go.mod": "module example.com/shared\n\ngo 1.26.0\n", "shared/shared.go": "package shared\n"}
+	files := map[string]string{"common/go.mod": "module example.com/common\n\ngo 1.26.0\n", "common/common.go": "package common\n"}
 	for _, name := range []string{"api", "web"} {
 		for p, c := range service(name) {
 			files[p] = c
 		}
 	}
 	base := commit(files)
-	head := commit(map[string]string{"shared/shared.go": "package shared // v2\n", ".github/workflows/ci.yml": "on: push\n"})
+	head := commit(map[string]string{"common/common.go": "package common // v2\n", ".github/workflows/ci.yml": "on: push\n"})
 
 	imp, err := contract.Affected(context.Background(), dir, base, head, contract.WithAffectsAll(".github/workflows/**"))
 	if err != nil {
@@ -57,7 +57,7 @@ func ExampleAffected() {
 	}
 	// Output:
 	// api: global .github/workflows/ci.yml .github/workflows/**
-	// api: module shared/shared.go example.com/shared
+	// api: module common/common.go example.com/common
 	// web: global .github/workflows/ci.yml .github/workflows/**
-	// web: module shared/shared.go example.com/shared
+	// web: module common/common.go example.com/common
 }
