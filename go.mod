@@ -180,3 +180,5 @@ replace (
 	github.com/ferry-ci/ferry/modules/pipeline => ./modules/pipeline
 	github.com/ferry-ci/ferry/modules/signing => ./modules/signing
 )
+
+replace github.com/ferry-ci/ferry/modules/manifests => ./modules/manifests

@@ -40,6 +40,9 @@ commands:
   promote   open the PR pinning in --env (production) what --from (staging) pins
   rollback  open the PR reverting the promotion --env (staging) runs
   verify    check the signature of the image --env (staging) pins
+  check     the pre-push validation: ferry.yaml, every service.yaml, and the
+            deployments tree rendered and validated offline
+  install-hooks  a git pre-push hook that runs check before every push
 
 flags:
   --service NAME     a service (release, plan: repeatable or comma-separated)
@@ -81,7 +84,7 @@ func parse(args []string, stderr io.Writer) (string, options, error) {
 	switch cmd {
 	case "help", "-h", "--help":
 		return "", o, flag.ErrHelp
-	case "release", "plan", "promote", "rollback", "verify":
+	case "release", "plan", "promote", "rollback", "verify", "check", "install-hooks":
 	default:
 		return "", o, fmt.Errorf("unknown command %q", cmd)
 	}
@@ -117,6 +120,10 @@ func parse(args []string, stderr io.Writer) (string, options, error) {
 	case "release", "plan":
 		if (len(o.services) == 0) == (o.since == "") {
 			return "", o, errors.New("name --service or --since, one of the two")
+		}
+	case "check", "install-hooks":
+		if len(o.services) > 0 || o.since != "" {
+			return "", o, fmt.Errorf("%s takes no --service or --since: it covers the whole repository", cmd)
 		}
 	default:
 		if len(o.services) != 1 || o.since != "" {
@@ -194,6 +201,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return finish(writePromotion(stdout, o.output, o.services[0], p), stderr)
+	case "check":
+		rep, err := native.Check(ctx, o.root)
+		if err != nil {
+			fmt.Fprintf(stderr, "ci: %v\n", err)
+			return 1
+		}
+		if err := writeCheck(stdout, o.output, rep); err != nil {
+			fmt.Fprintf(stderr, "ci: %v\n", err)
+			return 1
+		}
+		if len(rep.Findings) > 0 {
+			fmt.Fprintf(stderr, "ci: check found %d problem(s)\n", len(rep.Findings))
+			return 1
+		}
+		return 0
+	case "install-hooks":
+		return finish(installHook(o.root, stdout), stderr)
 	case "verify":
 		v, err := native.Verify(ctx, cfg, o.services[0])
 		if err != nil {

@@ -35,6 +35,7 @@ require (
 	github.com/docker/go-metrics v0.1.0 // indirect
 	github.com/emirpasic/gods v1.18.1 // indirect
 	github.com/felixge/httpsnoop v1.1.0 // indirect
+	github.com/ferry-ci/ferry/modules/manifests v0.0.0-00010101000000-000000000000
 	github.com/go-errors/errors v1.5.1 // indirect
 	github.com/go-git/gcfg v1.5.1-0.20230307220236-3a3c6141e376 // indirect
 	github.com/go-git/go-billy/v5 v5.9.2 // indirect
@@ -175,3 +176,5 @@ replace (
 	github.com/ferry-ci/ferry/modules/oci => ../oci
 	github.com/ferry-ci/ferry/modules/signing => ../signing
 )
+
+replace github.com/ferry-ci/ferry/modules/manifests => ../manifests
