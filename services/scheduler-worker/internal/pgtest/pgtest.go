@@ -132,23 +132,21 @@ func Build(t testing.TB, dir, name string) string {
 	return bin
 }
 
-// moduleRoot walks up from the test's working directory (its package
-// folder) to the folder holding this service's go.mod.
+// moduleRoot is the folder of this service's go.mod, the nearest one above
+// the test's working directory (its package folder).
 func moduleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
-	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && strings.Contains(string(b), "module github.com/ferry-ci/ferry/services/scheduler-worker\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("finding the scheduler-worker module root: no go.mod above the working directory")
-		}
-		dir = parent
+	root, _, err := owningModule(dir)
+	if err != nil {
+		return "", err
 	}
+	if b, err := os.ReadFile(filepath.Join(root, "go.mod")); err != nil || !strings.Contains(string(b), "module github.com/ferry-ci/ferry/services/scheduler-worker\n") {
+		return "", errors.New("finding the scheduler-worker module root: the nearest go.mod is not scheduler-worker's")
+	}
+	return root, nil
 }
 
 // owningModule returns the folder of the go.mod nearest above pkgDir and
