@@ -5,7 +5,10 @@
 //
 // A dependency outage never ends the process: at start it waits, later it
 // marks the worker degraded (readyz 503) until the dependency answers again,
-// and a fatal worker error restarts the worker in-process.
+// and a fatal worker error restarts the worker in-process. A Temporal
+// namespace that disappears counts as an outage too: the SDK keeps polling
+// it for two minutes before it gives up (the fatal error), and readiness
+// must not claim the worker polls in the meantime.
 package service
 
 import (
@@ -17,6 +20,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sethvargo/go-retry"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
 	tlog "go.temporal.io/sdk/log"
@@ -225,6 +230,8 @@ func (r *runner) watch(ctx context.Context, d *deps) {
 		}
 		if _, err := d.temporal.CheckHealth(cctx, &client.CheckHealthRequest{}); err != nil {
 			why, errs = append(why, "temporal"), append(errs, err)
+		} else if err := r.namespaceGone(cctx, d); err != nil {
+			why, errs = append(why, "temporal namespace"), append(errs, err)
 		}
 		cancel()
 		if ctx.Err() != nil {
@@ -245,6 +252,18 @@ func (r *runner) watch(ctx context.Context, d *deps) {
 			}
 		}
 	}
+}
+
+// namespaceGone returns an error when the server says the worker's
+// namespace does not exist; any other answer (including errors such as a
+// missing permission to describe it) leaves readiness alone.
+func (r *runner) namespaceGone(ctx context.Context, d *deps) error {
+	_, err := d.temporal.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: r.cfg.TemporalNamespace})
+	var nf *serviceerror.NamespaceNotFound
+	if errors.As(err, &nf) {
+		return fmt.Errorf("describing namespace %q: %w", r.cfg.TemporalNamespace, err)
+	}
+	return nil
 }
 
 // drain stops polling, waits for in-flight activities (up to the stop
