@@ -2,6 +2,7 @@ package main
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"dagger/ci/internal/fakeengine"
@@ -89,4 +90,62 @@ func underService(e *fakeengine.Engine, service string) func(fakeengine.Chain) b
 		}
 		return false
 	}
+}
+
+// envOf maps the names of the chain's plain variables to their last values.
+func envOf(c fakeengine.Chain) map[string]string {
+	env := map[string]string{}
+	for _, f := range c.All("withEnvVariable") {
+		env[f.Arg("name")] = f.Arg("value")
+	}
+	return env
+}
+
+// secretNames maps each secret the chain binds (a withSecretVariable's name
+// or a withMountedSecret's path) to the name its secret was set with.
+func secretNames(t *testing.T, e *fakeengine.Engine, c fakeengine.Chain) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, f := range c.All("withSecretVariable") {
+		out["$"+f.Arg("name")] = resolve(t, e, f, "secret").Leaf().Arg("name")
+	}
+	for _, f := range c.All("withMountedSecret") {
+		out[f.Arg("path")] = resolve(t, e, f, "source").Leaf().Arg("name")
+	}
+	return out
+}
+
+// assertNoSecretInQueries fails when a secret's value travels in any query
+// other than the one that sets the secret itself.
+func assertNoSecretInQueries(t *testing.T, e *fakeengine.Engine, values ...string) {
+	t.Helper()
+	for _, q := range e.Queries() {
+		for _, v := range values {
+			if strings.Contains(q.Raw, v) && (len(q.Chain) != 2 || q.Chain[0].Name != "setSecret") {
+				t.Errorf("secret value %q travels in %s", v, q.Chain)
+			}
+		}
+	}
+}
+
+// lastExec returns the arguments of the chain's last exec.
+func lastExec(c fakeengine.Chain) []string {
+	ex := execs(c)
+	if len(ex) == 0 {
+		return nil
+	}
+	return ex[len(ex)-1]
+}
+
+// stdoutOf answers the stdout of an exec whose arguments contain all of words.
+func stdoutOf(value any, err error, words ...string) fakeengine.Answer {
+	return answer("stdout", func(c fakeengine.Chain) bool {
+		args := lastExec(c)
+		for _, w := range words {
+			if !slices.Contains(args, w) {
+				return false
+			}
+		}
+		return len(args) > 0
+	}, value, err)
 }

@@ -52,13 +52,20 @@ func (m *Ci) Lint(
 // goContainer is a Go toolchain with the service's folder at /src and
 // namespaced cache volumes for the module and build caches.
 func (m *Ci) goContainer(service string) *dagger.Container {
+	return goToolchain().
+		WithEnvVariable("GOWORK", "off").
+		WithEnvVariable("GOFLAGS", "-mod=readonly").
+		WithDirectory("/src", m.Source.Directory(policy.ServiceDir(service))).
+		WithWorkdir("/src")
+}
+
+// goToolchain is the pinned Go image with the module's namespaced cache
+// volumes for downloaded modules and the build cache, and no toolchain
+// switching: everything that runs Go in this module starts from it.
+func goToolchain() *dagger.Container {
 	return dag.Container().
 		From(goImage).
 		WithEnvVariable("GOTOOLCHAIN", "local").
-		WithEnvVariable("GOWORK", "off").
-		WithEnvVariable("GOFLAGS", "-mod=readonly").
 		WithMountedCache("/go/pkg/mod", dag.CacheVolume(policy.CacheVolume("go-mod"))).
-		WithMountedCache("/root/.cache/go-build", dag.CacheVolume(policy.CacheVolume("go-build"))).
-		WithDirectory("/src", m.Source.Directory(policy.ServiceDir(service))).
-		WithWorkdir("/src")
+		WithMountedCache("/root/.cache/go-build", dag.CacheVolume(policy.CacheVolume("go-build")))
 }

@@ -1,6 +1,7 @@
 // Package policy holds the plain-Go rules of the Dagger module's functions:
-// service names, the tag policy, registry addresses, build args, OCI labels
-// and cache volume names. It imports nothing from Dagger, so its tests run
+// service names, the tag policy, registry addresses, build args, OCI labels,
+// cache volume names, signature tags, signer identities and the plan the
+// native runner prints. It imports nothing from Dagger, so its tests run
 // without the stand-ins and package main stays a thin layer of Dagger calls.
 //
 // TODO(issue 6): move the tag policy and reference helpers to modules/oci
@@ -9,6 +10,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -209,4 +211,96 @@ func DigestReference(published string) (string, error) {
 		name = name[:colon]
 	}
 	return name + "@" + digest, nil
+}
+
+// SignatureTag returns where cosign's legacy signature of a digest
+// reference lives: "{repo}:sha256-{hex}.sig".
+func SignatureTag(ref string) (string, error) {
+	if err := ValidateDigestAddress(ref); err != nil {
+		return "", err
+	}
+	name, digest, _ := strings.Cut(ref, "@")
+	return name + ":" + strings.Replace(digest, ":", "-", 1) + ".sig", nil
+}
+
+// ValidateImageRef checks an image reference the module pulls a tool from:
+// it must be pinned by a sha256 digest, so a moved tag cannot change what
+// signs or verifies.
+func ValidateImageRef(flag, ref string) error {
+	if err := ValidateDigestAddress(ref); err != nil {
+		return invalid("--%s %q must be pinned by a sha256 digest (name@sha256:<64 hex>)", flag, ref)
+	}
+	return nil
+}
+
+// ValidateIdentity checks a keyless signer identity: an exact certificate
+// identity or an anchored regular expression, and an OIDC issuer URL.
+func ValidateIdentity(identity, identityRegexp, issuer string) error {
+	if (identity == "") == (identityRegexp == "") {
+		return invalid("keyless verification needs one of --certificate-identity or --certificate-identity-regexp")
+	}
+	if identityRegexp != "" && (!strings.HasPrefix(identityRegexp, "^") || !strings.HasSuffix(identityRegexp, "$")) {
+		return invalid("--certificate-identity-regexp %q must be anchored with ^ and $", identityRegexp)
+	}
+	if !strings.HasPrefix(issuer, "https://") {
+		return invalid("--certificate-oidc-issuer %q must be an https URL", issuer)
+	}
+	return nil
+}
+
+// PlanServices reads what `ci plan --output json` prints (a JSON list of
+// targets with a "service" field) and returns the service names in order,
+// the list release.yml feeds to its matrix.
+func PlanServices(planJSON string) ([]string, error) {
+	var targets []struct {
+		Service string `json:"service"`
+	}
+	if err := json.Unmarshal([]byte(planJSON), &targets); err != nil {
+		return nil, fmt.Errorf("reading the plan: %w", err)
+	}
+	names := make([]string, 0, len(targets))
+	for i, t := range targets {
+		if err := ValidateService(t.Service); err != nil {
+			return nil, fmt.Errorf("reading the plan: target %d: %w", i, err)
+		}
+		names = append(names, t.Service)
+	}
+	return names, nil
+}
+
+// ZeroRevision is what GitHub sends as the "before" of a push that created
+// the branch: no base to diff against, so every service is planned.
+const ZeroRevision = "0000000000000000000000000000000000000000"
+
+// ValidateRevision checks a git revision given to Plan: a commit hash
+// (abbreviated or full), or a branch or tag name without shell syntax or
+// option-like prefix.
+func ValidateRevision(flag, rev string) error {
+	if rev == "" || strings.HasPrefix(rev, "-") || strings.Contains(rev, "..") {
+		return invalid("--%s %q is not a revision", flag, rev)
+	}
+	for _, c := range rev {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("/._-", c)) {
+			return invalid("--%s %q: a revision is letters, digits and /._-", flag, rev)
+		}
+	}
+	return nil
+}
+
+// ValidateFlagValue checks a value the module passes on to a command line
+// (the native runner's or cosign's): not empty, no leading hyphen (it would
+// read as an option) and no whitespace or control characters.
+func ValidateFlagValue(flag, value string) error {
+	if value == "" {
+		return invalid("--%s is empty", flag)
+	}
+	if strings.HasPrefix(value, "-") {
+		return invalid("--%s %q must not start with a hyphen", flag, value)
+	}
+	for _, c := range value {
+		if c <= ' ' || c == 0x7f {
+			return invalid("--%s %q must not contain whitespace or control characters", flag, value)
+		}
+	}
+	return nil
 }

@@ -208,3 +208,91 @@ func TestDigestReference(t *testing.T) {
 		})
 	}
 }
+
+func TestSignatureTag(t *testing.T) {
+	hex := strings.Repeat("0a", 32)
+	tests := []struct{ name, ref, want, wantErr string }{
+		{name: "registry with port", ref: "127.0.0.1:5000/team/migrator@sha256:" + hex, want: "127.0.0.1:5000/team/migrator:sha256-" + hex + ".sig"},
+		{name: "tag and digest", ref: "ghcr.io/x/migrator:staging@sha256:" + hex, want: "ghcr.io/x/migrator:staging:sha256-" + hex + ".sig"},
+		{name: "tag only", ref: "ghcr.io/x/migrator:staging", wantErr: "not pinned by a sha256 digest"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := SignatureTag(tt.ref)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("SignatureTag() = %q, %v; want error %q", got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("SignatureTag() = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestPlanServices(t *testing.T) {
+	tests := []struct {
+		name, plan, wantErr string
+		want                []string
+	}{
+		{name: "two targets", plan: `[{"service":"a","tags":["a-1"]},{"service":"b-2"}]`, want: []string{"a", "b-2"}},
+		{name: "nothing affected", plan: `[]`, want: []string{}},
+		{name: "progress instead of JSON", plan: "migrator  test  ok", wantErr: "reading the plan"},
+		{name: "bad name", plan: `[{"service":"a b"}]`, wantErr: "target 0"},
+		{name: "missing name", plan: `[{"tags":[]}]`, wantErr: "service name is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := PlanServices(tt.plan)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("PlanServices() = %q, %v; want error %q", got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || strings.Join(got, ",") != strings.Join(tt.want, ",") || got == nil {
+				t.Fatalf("PlanServices() = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidateInputsPassedOn(t *testing.T) {
+	tests := []struct {
+		name    string
+		err     error
+		wantErr string
+	}{
+		{name: "revision hash", err: ValidateRevision("base", "0123abc")},
+		{name: "revision branch", err: ValidateRevision("base", "origin/main")},
+		{name: "revision option", err: ValidateRevision("base", "--exec=x"), wantErr: "is not a revision"},
+		{name: "revision range", err: ValidateRevision("base", "a..b"), wantErr: "is not a revision"},
+		{name: "revision shell", err: ValidateRevision("head", "main$(x)"), wantErr: "a revision is letters"},
+		{name: "flag value URL", err: ValidateFlagValue("deployments", "https://github.com/o/r.git")},
+		{name: "flag value empty", err: ValidateFlagValue("deployments", ""), wantErr: "--deployments is empty"},
+		{name: "flag value option", err: ValidateFlagValue("deployments", "-u"), wantErr: "must not start with a hyphen"},
+		{name: "flag value space", err: ValidateFlagValue("deployments", "a b"), wantErr: "whitespace"},
+		{name: "image pinned", err: ValidateImageRef("cosign-image", "x/cosign@sha256:"+strings.Repeat("1", 64))},
+		{name: "image by tag", err: ValidateImageRef("cosign-image", "x/cosign:v3"), wantErr: "must be pinned by a sha256 digest"},
+		{name: "identity exact", err: ValidateIdentity("https://github.com/o/r/.github/workflows/dagger.yml@refs/heads/main", "", "https://token.actions.githubusercontent.com")},
+		{name: "identity anchored", err: ValidateIdentity("", "^https://github.com/o/r/.*$", "https://token.actions.githubusercontent.com")},
+		{name: "identity none", err: ValidateIdentity("", "", "https://i"), wantErr: "needs one of"},
+		{name: "identity unanchored", err: ValidateIdentity("", "github.com/o/r", "https://i"), wantErr: "must be anchored"},
+		{name: "issuer plain http", err: ValidateIdentity("x", "", "http://i"), wantErr: "https URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.wantErr == "" {
+				if tt.err != nil {
+					t.Fatalf("error = %v, want none", tt.err)
+				}
+				return
+			}
+			if tt.err == nil || !strings.Contains(tt.err.Error(), tt.wantErr) || !errors.Is(tt.err, ErrInvalid) {
+				t.Fatalf("error = %v, want ErrInvalid with %q", tt.err, tt.wantErr)
+			}
+		})
+	}
+}
