@@ -22,11 +22,6 @@ const Reusable = "dagger.yml"
 // daggerAction is the action that installs the pinned CLI and runs the call.
 const daggerAction = "dagger/dagger-for-github"
 
-// PlannedFunctions are functions the workflows call that the module does not
-// have yet. TODO(issue 6): empty this list as Plan, Release, Promote and
-// Rollback land in ci/.
-var PlannedFunctions = []string{"plan", "release", "promote", "rollback"}
-
 // keylessJob is the only job that may request an OIDC token (file, job).
 var keylessJob = [2]string{"release.yml", "release"}
 
@@ -57,9 +52,9 @@ func (f Finding) String() string {
 // Config is what the workflows are checked against.
 type Config struct {
 	DaggerVersion string   // the CLI version, dagger.json's engineVersion without "v"
-	Functions     []string // dagger call names the module has or plans (kebab-case)
-	// Flags are the argument flags of each function the module has (absent
-	// for planned ones, whose flags are not checked yet).
+	Functions     []string // dagger call names of the module's functions (kebab-case)
+	// Flags are the argument flags of each function; a function absent
+	// here has its flags unchecked (RepoConfig lists every function's).
 	Flags    map[string][]string
 	Services []string // folders under services/
 }
@@ -119,7 +114,6 @@ func RepoConfig(root string) (Config, error) {
 		cfg.Functions = append(cfg.Functions, fn)
 	}
 	sort.Strings(cfg.Functions)
-	cfg.Functions = append(cfg.Functions, PlannedFunctions...)
 	entries, err := os.ReadDir(filepath.Join(root, "services"))
 	if err != nil {
 		return cfg, fmt.Errorf("listing services: %w", err)

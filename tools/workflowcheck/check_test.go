@@ -97,10 +97,16 @@ func TestRepoConfig(t *testing.T) {
 	if cfg.DaggerVersion != "0.21.9" {
 		t.Errorf("DaggerVersion = %q, want 0.21.9 from dagger.json", cfg.DaggerVersion)
 	}
-	for _, fn := range []string{"build", "test", "lint", "push", "check"} {
+	for _, fn := range []string{"build", "test", "lint", "push", "check", "sign", "verify", "promote-pr", "release", "promote", "rollback", "plan"} {
 		if !contains(cfg.Functions, fn) {
 			t.Errorf("Functions = %v, want %s read from ci/", cfg.Functions, fn)
 		}
+		if _, ok := cfg.Flags[fn]; !ok {
+			t.Errorf("Flags has no entry for %s: its flags would go unchecked", fn)
+		}
+	}
+	if got := strings.Join(cfg.Flags["release"], " "); !strings.Contains(got, "--keyless --oidc-token --oidc-request-url --oidc-request-token --certificate-identity") {
+		t.Errorf("release flags = %q", got)
 	}
 	if got := strings.Join(cfg.Flags["push"], " "); !strings.Contains(got, "--service --env --registry --username --password --git-sha --build-ts") {
 		t.Errorf("push flags = %q", got)
