@@ -174,7 +174,7 @@ func (m *Ci) sign(ctx context.Context, ref string, o signOpts) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	args := []string{"sign", "--yes", "--use-signing-config=false", "--new-bundle-format=false"}
+	keyPath := ""
 	if o.keyless {
 		switch {
 		case o.oidcToken != nil:
@@ -190,9 +190,9 @@ func (m *Ci) sign(ctx context.Context, ref string, o signOpts) (string, error) {
 		} else {
 			ctr = ctr.WithEnvVariable("COSIGN_PASSWORD", "")
 		}
-		args = append(args, "--key", cosignKeyPath, "--tlog-upload=false")
+		keyPath = cosignKeyPath
 	}
-	if _, err := runCosign(ctx, ctr, append(args, ref)); err != nil {
+	if _, err := runCosign(ctx, ctr, signArgs(keyPath, ref)); err != nil {
 		return "", fmt.Errorf("signing %q: %w", ref, err)
 	}
 	return sigTag, nil
@@ -249,23 +249,43 @@ func (m *Ci) verify(ctx context.Context, ref string, o verifyOpts) (string, erro
 	if err != nil {
 		return "", err
 	}
-	args := []string{"verify", "--new-bundle-format=false", "--output", "json"}
+	pubPath := ""
 	if o.publicKey != nil {
 		ctr = ctr.WithMountedFile(cosignPubPath, o.publicKey)
-		args = append(args, "--key", cosignPubPath, "--insecure-ignore-tlog=true")
-	} else {
-		args = append(args, "--certificate-oidc-issuer", o.issuer)
-		if o.identity != "" {
-			args = append(args, "--certificate-identity", o.identity)
-		} else {
-			args = append(args, "--certificate-identity-regexp", o.identityRegexp)
-		}
+		pubPath = cosignPubPath
 	}
-	out, err := runCosign(ctx, ctr, append(args, ref))
+	out, err := runCosign(ctx, ctr, verifyArgs(pubPath, o, ref))
 	if err != nil {
 		return "", fmt.Errorf("verifying %q: %w", ref, err)
 	}
 	return out, nil
+}
+
+// signArgs is cosign's command line that signs ref with the private key at
+// keyPath (not logged in Rekor), or keyless when keyPath is empty. Both
+// write cosign's legacy .sig format, as the native runner does.
+func signArgs(keyPath, ref string) []string {
+	args := []string{"sign", "--yes", "--use-signing-config=false", "--new-bundle-format=false"}
+	if keyPath != "" {
+		args = append(args, "--key", keyPath, "--tlog-upload=false")
+	}
+	return append(args, ref)
+}
+
+// verifyArgs is cosign's command line that verifies ref against the public
+// key at pubPath (signatures not logged), or keyless against o's identity
+// when pubPath is empty.
+func verifyArgs(pubPath string, o verifyOpts, ref string) []string {
+	args := []string{"verify", "--new-bundle-format=false", "--output", "json"}
+	switch {
+	case pubPath != "":
+		args = append(args, "--key", pubPath, "--insecure-ignore-tlog=true")
+	case o.identity != "":
+		args = append(args, "--certificate-oidc-issuer", o.issuer, "--certificate-identity", o.identity)
+	default:
+		args = append(args, "--certificate-oidc-issuer", o.issuer, "--certificate-identity-regexp", o.identityRegexp)
+	}
+	return append(args, ref)
 }
 
 // cosign returns a container with the cosign CLI on PATH, a shell for
