@@ -3,7 +3,7 @@
 // at all: types the module analyzer rejects, names the engine or the CLI
 // reserves, names the generated dagger.gen.go declares, misspelled pragmas,
 // missing +cache="never" on functions with side effects, APIs hidden from
-// modules, and the go.mod and dagger.json settings that break a first run.
+// modules, secrets read in plaintext, and the go.mod and dagger.json settings that break a first run.
 //
 // It reads source with go/ast only, so it runs with no engine and no
 // generated code.
@@ -350,6 +350,9 @@ func (c *checker) checkHiddenCalls(f *ast.File) {
 		}
 		if contains(hiddenCalls, sel.Sel.Name) {
 			c.report(sel.Sel.Pos(), "%s is hidden from modules: it compiles against dagger.io/dagger but not in the engine", sel.Sel.Name)
+		}
+		if sel.Sel.Name == "Plaintext" && len(call.Args) == 1 {
+			c.report(sel.Sel.Pos(), "Plaintext reads a secret's value into the module, from where it can reach a command line, a log or a query: bind the secret with WithSecretVariable, WithMountedSecret or WithRegistryAuth")
 		}
 		if x, ok := sel.X.(*ast.Ident); ok && x.Name == "dag" && contains(libraryOnlyClientCalls, sel.Sel.Name) {
 			c.report(sel.Sel.Pos(), "dag.%s exists only in the library's client; a module's dag has no connection to manage", sel.Sel.Name)
