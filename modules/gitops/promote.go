@@ -2,10 +2,13 @@ package gitops
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/url"
@@ -128,7 +131,7 @@ type Promoter struct {
 
 	mu       sync.Mutex
 	branches map[string]*sync.Mutex
-	names    map[string]map[string]bool // base commit + overlay -> image names
+	bases    map[string]*overlay.Base // baseKey -> overlay rendered without images
 }
 
 func (p *Promoter) lock(branch string) func() {
@@ -146,26 +149,50 @@ func (p *Promoter) lock(branch string) func() {
 	return m.Unlock
 }
 
-// baseNames renders the overlay without its images once per base commit.
-func (p *Promoter) baseNames(base plumbing.Hash, fsys filesys.FileSystem, dir, path string, content []byte) (map[string]bool, error) {
-	key := base.String() + " " + path
-	p.mu.Lock()
-	names, ok := p.names[key]
-	p.mu.Unlock()
-	if ok {
-		return names, nil
-	}
-	names, err := overlay.BaseImageNames(fsys, dir, path, content)
+// baseRender returns the overlay at file rendered without its images:
+// entries, rendering it only when the files it depends on changed: the key
+// is every blob of the deployments folder but the overlay itself, plus the
+// overlay without its images: list, so promotions merged into the base
+// (which change only images: entries) keep the render.
+func (s *session) baseRender(base plumbing.Hash, file string, content []byte) (*overlay.Base, error) {
+	stripped, err := overlay.StripImages(content)
 	if err != nil {
 		return nil, err
 	}
-	p.mu.Lock()
-	if p.names == nil || len(p.names) > 64 {
-		p.names = map[string]map[string]bool{}
+	blobs, err := s.repo.Blobs(base, s.deploymentsDir())
+	if err != nil {
+		return nil, err
 	}
-	p.names[key] = names
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%d\x00%s\x00", file, len(stripped), stripped)
+	for _, p := range slices.Sorted(maps.Keys(blobs)) {
+		if p != file {
+			fmt.Fprintf(h, "%s\x00%s\x00", p, blobs[p])
+		}
+	}
+	key := hex.EncodeToString(h.Sum(nil))
+	p := s.p
+	p.mu.Lock()
+	b, ok := p.bases[key]
 	p.mu.Unlock()
-	return names, nil
+	if ok {
+		return b, nil
+	}
+	fsys, err := s.tree(base)
+	if err != nil {
+		return nil, err
+	}
+	abs := "/" + file
+	if b, err = overlay.RenderBase(fsys, path.Dir(abs), abs, content); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	if p.bases == nil || len(p.bases) >= 16 {
+		p.bases = map[string]*overlay.Base{}
+	}
+	p.bases[key] = b
+	p.mu.Unlock()
+	return b, nil
 }
 
 // New returns a Promoter for the repository at url (HTTPS, SSH or a local
@@ -281,8 +308,6 @@ func (p *Promoter) run(ctx context.Context, req Request, j job) (*Result, error)
 }
 
 type session struct {
-	fs     filesys.FileSystem
-	fsBase plumbing.Hash
 	p      *Promoter
 	repo   *gitrepo.Repo
 	req    Request
@@ -299,32 +324,28 @@ func (s *session) render(base plumbing.Hash, file string, content, edited []byte
 	if s.p.o.noRender {
 		return nil
 	}
-	fsys, err := s.tree(base)
-	if err != nil {
-		return err
-	}
-	abs := "/" + file
-	names, err := s.p.baseNames(base, fsys, path.Dir(abs), abs, content)
+	b, err := s.baseRender(base, file, content)
 	if err != nil {
 		return fmt.Errorf("rendering %s: %w", file, err)
 	}
-	if err := overlay.CheckNames(names, edits); err != nil {
+	if err := overlay.CheckNames(b.Names(), edits); err != nil {
 		return fmt.Errorf("checking %s: %w", file, err)
 	}
-	if err := overlay.CheckDigests(fsys, path.Dir(abs), abs, edited, edits); err != nil {
+	if err := b.CheckDigests(edited, edits); err != nil {
 		return fmt.Errorf("rendering %s: %w", file, err)
 	}
 	return nil
 }
 
+// deploymentsDir is the folder above the overlays root (the whole tree
+// when the overlays sit at the top): what kustomize may read.
+func (s *session) deploymentsDir() string { return path.Dir(s.p.o.overlays) }
+
 // tree loads the deployments folder of commit base into memory for
-// kustomize (the folder above the overlays root; the whole tree when the
-// overlays sit at the top).
+// kustomize. The filesystem is kept by the Base rendered from it, so it is
+// never written after loading.
 func (s *session) tree(base plumbing.Hash) (filesys.FileSystem, error) {
-	if s.fs != nil && s.fsBase == base {
-		return s.fs, nil
-	}
-	files, err := s.repo.Files(base, path.Dir(s.p.o.overlays))
+	files, err := s.repo.Files(base, s.deploymentsDir())
 	if err != nil {
 		return nil, err
 	}
@@ -337,7 +358,6 @@ func (s *session) tree(base plumbing.Hash) (filesys.FileSystem, error) {
 			return nil, err
 		}
 	}
-	s.fs, s.fsBase = fsys, base
 	return fsys, nil
 }
 

@@ -58,7 +58,7 @@ peer_diff() {
 }
 
 echo "== ours (go test -bench, $rounds rounds each; full promotion: clone, gates, edit, render check, commit, push, PR)"
-go test -run XXX -bench 'BenchmarkPromote(1|50|200|200NoRender)$|BenchmarkPlan200(NoRender)?$' -benchtime "${rounds}x" . | tee "$work/ours.txt" | grep -E '^Benchmark'
+go test -run XXX -bench 'BenchmarkPromote(1|50|50Cold|200|200Cold|1Of200|200NoRender)$|BenchmarkPlan200(NoRender)?$' -benchtime "${rounds}x" . | tee "$work/ours.txt" | grep -E '^Benchmark'
 for n in 1 50; do
   total=0
   for ((r = 0; r < rounds; r++)); do total=$((total + $(peer "$n"))); done

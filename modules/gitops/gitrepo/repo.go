@@ -252,6 +252,42 @@ func (r *Repo) Files(h plumbing.Hash, dir string) (map[string][]byte, error) {
 	return out, err
 }
 
+// Blobs returns the blob hash of every file under dir (slash-separated, ""
+// or "." for the whole tree) at commit h, keyed by path from the root,
+// without reading the files.
+func (r *Repo) Blobs(h plumbing.Hash, dir string) (map[string]plumbing.Hash, error) {
+	c, err := r.Commit(h)
+	if err != nil {
+		return nil, err
+	}
+	t, err := c.Tree()
+	if err != nil {
+		return nil, err
+	}
+	prefix := ""
+	if dir != "" && dir != "." {
+		if t, err = t.Tree(dir); err != nil {
+			return nil, fmt.Errorf("reading %s at %s: %w", dir, h.String()[:12], err)
+		}
+		prefix = dir + "/"
+	}
+	w := object.NewTreeWalker(t, true, nil)
+	defer w.Close()
+	out := map[string]plumbing.Hash{}
+	for {
+		name, e, err := w.Next()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("walking %s at %s: %w", dir, h.String()[:12], err)
+		}
+		if e.Mode.IsFile() {
+			out[prefix+name] = e.Hash
+		}
+	}
+}
+
 // CommitFiles writes files (slash-separated paths) over parent's tree and
 // stores one commit by id, returning its hash. Nothing is checked out.
 func (r *Repo) CommitFiles(parent plumbing.Hash, files map[string][]byte, message string, id Identity, when time.Time) (plumbing.Hash, error) {

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
-	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
@@ -39,15 +38,9 @@ func (o override) ReadFile(path string) ([]byte, error) {
 // kustomizationPath replaced by content) with kustomize's Go API and returns
 // every container image reference of its workloads, sorted and unique.
 func ContainerImages(fsys filesys.FileSystem, dir, kustomizationPath string, content []byte) ([]string, error) {
-	opts := krusty.MakeDefaultOptions()
-	k := krusty.MakeKustomizer(opts)
-	abs, err := filepath.Abs(kustomizationPath)
+	rm, err := run(fsys, dir, kustomizationPath, content)
 	if err != nil {
 		return nil, err
-	}
-	rm, err := k.Run(override{FileSystem: fsys, path: filepath.Clean(abs), content: content}, dir)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrRender, dir, err)
 	}
 	seen := map[string]bool{}
 	for _, r := range rm.Resources() {
