@@ -2,6 +2,7 @@ package native
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"path"
@@ -24,9 +25,9 @@ func (r *Runner) Pinned(ctx context.Context, env, service string) (oci.Pinned, e
 		return oci.Pinned{}, err
 	}
 	file := path.Join(overlayRoot, env, "kustomization.yaml")
-	out, err := exec.CommandContext(ctx, "git", "--git-dir", r.DeploymentsRepo(), "show", "main:"+file).Output()
+	out, err := r.readMain(ctx, file)
 	if err != nil {
-		return oci.Pinned{}, pipeline.MarkTerminal(fmt.Errorf("reading %s of the deployments repository: %w", file, err))
+		return oci.Pinned{}, err
 	}
 	images, err := overlay.Images(out)
 	if err != nil {
@@ -42,6 +43,34 @@ func (r *Runner) Pinned(ctx context.Context, env, service string) (oci.Pinned, e
 		}
 	}
 	return oci.Pinned{}, pipeline.MarkTerminal(fmt.Errorf("reading %s: no images: entry %q", file, svc.Image))
+}
+
+// readMain reads file on the deployments repository's main branch: with
+// git from the local repository, or from a fresh fetch of the remote one.
+func (r *Runner) readMain(ctx context.Context, file string) ([]byte, error) {
+	if r.clone == nil {
+		out, err := exec.CommandContext(ctx, "git", "--git-dir", r.DeploymentsRepo(), "show", "main:"+file).Output()
+		if err != nil {
+			return nil, pipeline.MarkTerminal(fmt.Errorf("reading %s of the deployments repository: %w", file, err))
+		}
+		return out, nil
+	}
+	head, ok, err := r.clone.Fetch(ctx, "main")
+	if err == nil && !ok {
+		err = errors.New("the repository has no main branch")
+	}
+	if err != nil {
+		err = fmt.Errorf("reading %s of the deployments repository: %w", file, err)
+		if gitops.Retryable(err) {
+			return nil, pipeline.MarkRetryable(err)
+		}
+		return nil, pipeline.MarkTerminal(err)
+	}
+	out, err := r.clone.ReadFile(head, file)
+	if err != nil {
+		return nil, pipeline.MarkTerminal(fmt.Errorf("reading the deployments repository: %w", err))
+	}
+	return out, nil
 }
 
 func (r *Runner) service(name string) (contract.Service, error) {
@@ -93,13 +122,16 @@ func (r *Runner) Verify(ctx context.Context, service, env string) (pipeline.Veri
 	if err != nil {
 		return pipeline.Verification{}, err
 	}
-	return r.keys.Verify(ctx, ref)
+	return r.verifier.Verify(ctx, ref)
 }
 
 // withRunner opens the embedded defaults, runs fn and closes them.
-func withRunner[T any](cfg Config, fn func(*Runner) (T, error)) (T, error) {
+func withRunner[T any](ctx context.Context, cfg Config, fn func(*Runner) (T, error)) (T, error) {
 	var zero T
-	r, err := Open(cfg)
+	if err := cfg.validate(); err != nil {
+		return zero, err
+	}
+	r, err := open(ctx, cfg, nil)
 	if err != nil {
 		return zero, err
 	}
@@ -110,15 +142,15 @@ func withRunner[T any](cfg Config, fn func(*Runner) (T, error)) (T, error) {
 // Promote is the promote command in one call: from's pin of service goes to
 // cfg.Env.
 func Promote(ctx context.Context, cfg Config, service, from string) (pipeline.Promotion, error) {
-	return withRunner(cfg, func(r *Runner) (pipeline.Promotion, error) { return r.Promote(ctx, service, from, cfg.Env) })
+	return withRunner(ctx, cfg, func(r *Runner) (pipeline.Promotion, error) { return r.Promote(ctx, service, from, cfg.Env) })
 }
 
 // Rollback is the rollback command in one call.
 func Rollback(ctx context.Context, cfg Config, service string) (pipeline.Promotion, error) {
-	return withRunner(cfg, func(r *Runner) (pipeline.Promotion, error) { return r.Rollback(ctx, service, cfg.Env) })
+	return withRunner(ctx, cfg, func(r *Runner) (pipeline.Promotion, error) { return r.Rollback(ctx, service, cfg.Env) })
 }
 
 // Verify is the verify command in one call.
 func Verify(ctx context.Context, cfg Config, service string) (pipeline.Verification, error) {
-	return withRunner(cfg, func(r *Runner) (pipeline.Verification, error) { return r.Verify(ctx, service, cfg.Env) })
+	return withRunner(ctx, cfg, func(r *Runner) (pipeline.Verification, error) { return r.Verify(ctx, service, cfg.Env) })
 }

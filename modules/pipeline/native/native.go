@@ -13,14 +13,17 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/ferry-ci/ferry/modules/gitops"
 	"github.com/ferry-ci/ferry/modules/gitops/forge/local"
+	"github.com/ferry-ci/ferry/modules/gitops/gitrepo"
 	"github.com/ferry-ci/ferry/modules/oci"
 	"github.com/ferry-ci/ferry/modules/oci/build"
 	"github.com/ferry-ci/ferry/modules/oci/embedded"
 	"github.com/ferry-ci/ferry/modules/oci/registry"
 	"github.com/ferry-ci/ferry/modules/pipeline"
+	"github.com/ferry-ci/ferry/modules/signing"
 )
 
 // StateDir is where the embedded defaults live, relative to the repository
@@ -45,19 +48,48 @@ type Config struct {
 	State string
 	// Env is the environment releases promote to. Default "staging".
 	Env string
-	// Registry is where images go ("ghcr.io/org"). Default: the embedded
-	// registry. Real registries are validated but not wired yet.
+	// Registry is where images go: host[:port]/namespace ("ghcr.io/org");
+	// an image's repository is Registry/<image>. Default: the embedded
+	// registry. Credentials come from FERRY_REGISTRY_USERNAME and
+	// FERRY_REGISTRY_PASSWORD, else the Docker config (docker login, and
+	// GITHUB_TOKEN for ghcr.io); push access is checked before anything is
+	// built.
 	Registry string
-	// Deployments is the deployments repository's git URL. Default: the
-	// local repository under State, seeded from Root/deployments on first
-	// use. Other URLs are validated but not wired yet.
+	// InsecureRegistry allows plain HTTP to a Registry off loopback
+	// (loopback registries may always speak HTTP). Default false.
+	InsecureRegistry bool
+	// Deployments is the deployments repository: a local bare repository
+	// (path or file:// URL) for the local forge, or the HTTPS URL of a
+	// repository on GitHub or Gitea, cloned with the token in
+	// FERRY_GIT_TOKEN, else the forge token. Default: the local repository
+	// under State, seeded from Root/deployments on first use.
 	Deployments string
-	// Forge is local, github or gitea. Default local; only local is wired.
+	// Forge is local, github or gitea. Default local. GitHub and Gitea take
+	// their API token from FERRY_FORGE_TOKEN, else GITHUB_TOKEN or
+	// GITEA_TOKEN.
 	Forge string
+	// ForgeURL is the forge's address: Gitea's web root, or GitHub
+	// Enterprise Server's web root or API root (https://HOST/api/v3).
+	// Default: derived from Deployments (api.github.com for github.com).
+	ForgeURL string
+	// Keyless signs with a Fulcio certificate for an OIDC identity instead
+	// of the local key. Default nil: the local key.
+	Keyless *Keyless
 	// Concurrency bounds the services released at once. Default 2.
 	Concurrency int
 	// Observer receives progress events. Default: none.
 	Observer pipeline.Observer
+	// Getenv reads credentials from the environment. Default os.Getenv.
+	Getenv func(string) string
+
+	deployments *deploymentsSpec
+}
+
+func (c *Config) getenv(k string) string {
+	if c.Getenv == nil {
+		return os.Getenv(k)
+	}
+	return c.Getenv(k)
 }
 
 func (c *Config) validate() error {
@@ -82,85 +114,177 @@ func (c *Config) validate() error {
 		c.Forge = ForgeLocal
 	}
 	switch c.Forge {
-	case ForgeLocal:
-	case ForgeGitHub, ForgeGitea:
-		return pipeline.MarkTerminal(fmt.Errorf("configuring the runner: forge %q is not wired into the native runner yet; use %q", c.Forge, ForgeLocal))
+	case ForgeLocal, ForgeGitHub, ForgeGitea:
 	default:
 		return pipeline.MarkTerminal(fmt.Errorf("configuring the runner: unknown forge %q (want local, github or gitea)", c.Forge))
 	}
-	if c.Registry != "" {
-		return pipeline.MarkTerminal(fmt.Errorf("configuring the runner: registry %q is not wired into the native runner yet; leave it empty for the embedded registry", c.Registry))
+	if c.ForgeURL != "" && c.Forge == ForgeLocal {
+		return pipeline.MarkTerminal(errors.New("configuring the runner: --forge-url names a github or gitea server; the local forge has none"))
 	}
-	if c.Deployments != "" {
-		return pipeline.MarkTerminal(fmt.Errorf("configuring the runner: deployments repository %q is not wired into the native runner yet; leave it empty for the local one", c.Deployments))
+	if c.Registry != "" {
+		if _, _, err := parseRegistry(c.Registry); err != nil {
+			return err
+		}
+	} else if c.InsecureRegistry {
+		return pipeline.MarkTerminal(errors.New("configuring the runner: --insecure-registry needs --registry (the embedded registry is on loopback)"))
+	}
+	if c.deployments, err = parseDeployments(*c); err != nil {
+		return err
+	}
+	if c.Keyless != nil {
+		k := *c.Keyless
+		if err := k.validate(); err != nil {
+			return err
+		}
+		c.Keyless = &k
 	}
 	return nil
 }
 
-// Runner holds the embedded defaults of one run: the registry, the key,
-// the deployments repository and the forge.
+// Runner holds the targets of one run: the registry, the signing, the
+// deployments repository and the forge, embedded defaults or real ones.
 type Runner struct {
 	cfg      Config
-	reg      *embedded.Registry
+	reg      *embedded.Registry // nil with a real registry
+	target   *registryTarget    // nil with the embedded registry
+	prefix   string             // the registry prefix of image repositories
 	client   *registry.Client
-	keys     *KeySigning
-	forge    *local.Forge
+	signer   pipeline.Signer
+	verifier pipeline.Verifier
+	deploy   *deploymentsSpec
+	clone    *gitrepo.Repo // the remote deployments repository's main
 	promoter *gitops.Promoter
 	builder  *build.Builder
+	cleanup  []func()
 }
 
-// Open starts the embedded defaults under cfg.State, creating what is
-// missing: the registry storage, the signing key, the deployments
-// repository seeded from Root/deployments.
+// Open starts the run's targets under cfg.State, creating what is missing:
+// the embedded registry's storage, the local signing key, the local
+// deployments repository seeded from Root/deployments. Real targets are
+// checked instead: the forge answers to its token and the deployments
+// repository clones (a real registry's push access is checked by Release,
+// once it knows the repositories).
 func Open(cfg Config) (*Runner, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(cfg.State, "tmp"), 0o755); err != nil {
+	return open(context.Background(), cfg, nil)
+}
+
+// open starts the targets of a validated cfg. tlog replaces the keyless
+// transparency log (tests).
+func open(ctx context.Context, cfg Config, tlog signing.TransparencyLog) (_ *Runner, err error) {
+	tmp := filepath.Join(cfg.State, "tmp")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", cfg.State, err)
 	}
-	keys, err := localKey(filepath.Join(cfg.State, filepath.FromSlash(KeyPrefix)))
-	if err != nil {
-		return nil, err
+	r := &Runner{cfg: cfg, deploy: cfg.deployments}
+	defer func() {
+		if err != nil {
+			r.Close()
+		}
+	}()
+	var ropts []remote.Option
+	if cfg.Registry != "" {
+		if r.target, err = newRegistryTarget(cfg); err != nil {
+			return nil, err
+		}
+		r.prefix = r.target.prefix
+		ropts = r.target.remote()
+		if r.client, err = r.target.client(); err != nil {
+			return nil, err
+		}
+	} else {
+		if r.reg, err = embedded.Start(filepath.Join(cfg.State, "registry")); err != nil {
+			return nil, fmt.Errorf("starting the embedded registry: %w", err)
+		}
+		r.prefix = r.reg.Host()
+		if r.client, err = registry.New(registry.WithRetry(registry.Retry{Attempts: 3, Initial: 100 * time.Millisecond, Max: time.Second})); err != nil {
+			return nil, err
+		}
 	}
-	bare := filepath.Join(cfg.State, "deployments.git")
-	if err := seedDeployments(cfg.Root, bare, filepath.Join(cfg.State, "tmp")); err != nil {
-		return nil, err
+	if cfg.Keyless != nil {
+		// Verifying needs no token; Sign says what is missing.
+		tokens, tokenErr := tokenSource(cfg.getenv)
+		ks, err := newKeylessSigning(*cfg.Keyless, tokens, tokenErr, tlog, ropts)
+		if err != nil {
+			return nil, err
+		}
+		r.signer, r.verifier = ks, ks
+	} else {
+		keys, err := localKey(filepath.Join(cfg.State, filepath.FromSlash(KeyPrefix)))
+		if err != nil {
+			return nil, err
+		}
+		keys.remote = ropts
+		r.signer, r.verifier = keys, keys
 	}
-	forge, err := local.New(bare)
-	if err != nil {
-		return nil, fmt.Errorf("opening the local forge: %w", err)
+	var f gitops.Forge
+	repoURL := r.deploy.path
+	opts := []gitops.Option{gitops.WithWorkDir(tmp)}
+	if r.deploy.local() {
+		if cfg.Deployments == "" {
+			if err := seedDeployments(cfg.Root, r.deploy.path, tmp); err != nil {
+				return nil, err
+			}
+		}
+		lf, err := local.New(r.deploy.path)
+		if err != nil {
+			return nil, fmt.Errorf("opening the local forge: %w", err)
+		}
+		f = lf
+	} else {
+		rf, lister, err := r.deploy.remoteForge(cfg.Forge)
+		if err != nil {
+			return nil, err
+		}
+		dir, err := os.MkdirTemp(tmp, "deployments-")
+		if err != nil {
+			return nil, fmt.Errorf("creating a clone folder: %w", err)
+		}
+		r.cleanup = append(r.cleanup, func() { os.RemoveAll(dir) })
+		if r.clone, err = r.deploy.checkRemote(ctx, lister, cfg.Forge, dir); err != nil {
+			return nil, err
+		}
+		f, repoURL = rf, r.deploy.url
+		opts = append(opts, gitops.WithAuth(r.deploy.auth()))
 	}
-	reg, err := embedded.Start(filepath.Join(cfg.State, "registry"))
-	if err != nil {
-		return nil, fmt.Errorf("starting the embedded registry: %w", err)
-	}
-	r := &Runner{cfg: cfg, reg: reg, keys: keys, forge: forge}
-	if r.client, err = registry.New(registry.WithRetry(registry.Retry{Attempts: 3, Initial: 100 * time.Millisecond, Max: time.Second})); err != nil {
-		reg.Close()
-		return nil, err
-	}
-	g := gate{client: r.client, keys: keys}
-	if r.promoter, err = gitops.New(bare, forge, gitops.WithDigestChecker(g), gitops.WithSignatureVerifier(g),
-		gitops.WithWorkDir(filepath.Join(cfg.State, "tmp"))); err != nil {
-		reg.Close()
+	g := gate{client: r.client, verifier: r.verifier}
+	opts = append(opts, gitops.WithDigestChecker(g), gitops.WithSignatureVerifier(g))
+	if r.promoter, err = gitops.New(repoURL, f, opts...); err != nil {
 		return nil, err
 	}
 	if r.builder, err = build.New(r.client); err != nil {
-		reg.Close()
 		return nil, err
 	}
 	return r, nil
 }
 
-// Close stops the embedded registry; everything stays on disk.
-func (r *Runner) Close() error { return r.reg.Close() }
+// Close stops the embedded registry and drops the run's clones; everything
+// else stays on disk.
+func (r *Runner) Close() error {
+	for _, fn := range r.cleanup {
+		fn()
+	}
+	r.cleanup = nil
+	if r.reg != nil {
+		return r.reg.Close()
+	}
+	return nil
+}
 
-// RegistryHost is the embedded registry's host:port.
-func (r *Runner) RegistryHost() string { return r.reg.Host() }
+// RegistryHost is the registry prefix of the run's image repositories: the
+// embedded registry's host:port, or --registry.
+func (r *Runner) RegistryHost() string { return r.prefix }
 
-// DeploymentsRepo is the local deployments repository's path.
-func (r *Runner) DeploymentsRepo() string { return filepath.Join(r.cfg.State, "deployments.git") }
+// DeploymentsRepo is the local deployments repository's path, or the
+// remote one's URL.
+func (r *Runner) DeploymentsRepo() string {
+	if r.deploy.local() {
+		return r.deploy.path
+	}
+	return r.deploy.url
+}
 
 // PublicKey is the path of the local signing key's public half.
 func (r *Runner) PublicKey() string {
@@ -181,7 +305,7 @@ func (r *Runner) Plan(ctx context.Context, sel Selection) ([]pipeline.Target, er
 	if err != nil {
 		return nil, err
 	}
-	return retarget(targets, r.reg.Host())
+	return retarget(targets, r.prefix)
 }
 
 // plannedRegistry stands in for the embedded registry's host until it runs,
@@ -201,11 +325,11 @@ func plan(ctx context.Context, cfg Config, sel Selection) ([]pipeline.Target, er
 	})
 }
 
-// retarget points planned targets at the registry host.
-func retarget(targets []pipeline.Target, host string) ([]pipeline.Target, error) {
+// retarget points planned targets at the registry prefix.
+func retarget(targets []pipeline.Target, prefix string) ([]pipeline.Target, error) {
 	out := make([]pipeline.Target, len(targets))
 	for i, t := range targets {
-		repo, err := oci.ParseRepository(host + "/" + t.Service.Image)
+		repo, err := oci.ParseRepository(prefix + "/" + t.Service.Image)
 		if err != nil {
 			return nil, pipeline.MarkTerminal(fmt.Errorf("planning %q: %w", t.Name, err))
 		}
@@ -225,17 +349,24 @@ func (r *Runner) Release(ctx context.Context, sel Selection) (*pipeline.Report, 
 }
 
 func (r *Runner) release(ctx context.Context, targets []pipeline.Target) (*pipeline.Report, error) {
-	targets, err := retarget(targets, r.reg.Host())
+	targets, err := retarget(targets, r.prefix)
 	if err != nil {
 		return nil, err
+	}
+	if r.target != nil {
+		for _, t := range targets {
+			if err := r.target.checkPush(ctx, t.Repository); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return pipeline.Release(ctx, pipeline.Config{
 		Steps: pipeline.Steps{
 			Tester:   &GoTester{Root: r.cfg.Root},
 			Builder:  &GoBuilder{Root: r.cfg.Root, Builder: r.builder, Platforms: []v1.Platform{{OS: "linux", Architecture: runtime.GOARCH}}},
 			Pusher:   &GoPusher{Client: r.client},
-			Signer:   r.keys,
-			Verifier: r.keys,
+			Signer:   r.signer,
+			Verifier: r.verifier,
 			Promoter: &GitOpsPromoter{Promoter: r.promoter},
 		},
 		Env:         r.cfg.Env,
@@ -255,7 +386,12 @@ func Release(ctx context.Context, cfg Config, sel Selection) (*pipeline.Report, 
 	if err != nil {
 		return nil, err
 	}
-	r, err := Open(cfg)
+	if cfg.Keyless != nil && len(targets) > 0 {
+		if _, err := tokenSource(cfg.getenv); err != nil {
+			return nil, err
+		}
+	}
+	r, err := open(ctx, cfg, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -287,7 +423,7 @@ func Plan(ctx context.Context, cfg Config, sel Selection) ([]pipeline.Target, er
 	if _, err := plan(ctx, cfg, sel); err != nil {
 		return nil, err
 	}
-	r, err := Open(cfg)
+	r, err := open(ctx, cfg, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -47,11 +47,11 @@ func promotion(res *gitops.Result) pipeline.Promotion {
 	return p
 }
 
-// gate adapts the registry client and the key verifier to the promotion
-// gates of modules/gitops, which speak strings.
+// gate adapts the registry client and the release verifier to the
+// promotion gates of modules/gitops, which speak strings.
 type gate struct {
-	client *registry.Client
-	keys   *KeySigning
+	client   *registry.Client
+	verifier pipeline.Verifier
 }
 
 var (
@@ -68,14 +68,14 @@ func (g gate) Exists(ctx context.Context, ref string) (bool, error) {
 	return g.client.Exists(ctx, p)
 }
 
-// Verify checks ref's signature with the release key; every environment
-// shares it in the embedded default.
+// Verify checks ref's signature with the release policy (the key, or the
+// keyless identity); every environment shares it.
 func (g gate) Verify(ctx context.Context, ref, _ string) (gitops.Signature, error) {
 	p, err := oci.ParsePinned(ref)
 	if err != nil {
 		return gitops.Signature{}, err
 	}
-	v, err := g.keys.Verify(ctx, p)
+	v, err := g.verifier.Verify(ctx, p)
 	if err != nil {
 		return gitops.Signature{}, err
 	}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/ferry-ci/ferry/modules/oci"
 	"github.com/ferry-ci/ferry/modules/pipeline"
 	"github.com/ferry-ci/ferry/modules/signing"
@@ -76,6 +78,8 @@ type KeySigning struct {
 	pub    *ecdsa.PublicKey
 	policy *signing.Policy
 	load   func() (*ecdsa.PrivateKey, error)
+	// remote carries the registry's credentials and transport.
+	remote []remote.Option
 
 	once   sync.Once
 	signer *signing.KeySigner
@@ -114,7 +118,16 @@ func (k *KeySigning) Sign(ctx context.Context, ref oci.Pinned) (pipeline.Signatu
 	if k.err != nil {
 		return pipeline.Signature{}, k.err
 	}
-	res, err := signing.Sign(ctx, ref.Name(), k.signer)
+	return signWith(ctx, ref, k.signer, signing.WithRemoteOptions(k.remote...))
+}
+
+// Verify checks ref's signatures against the key.
+func (k *KeySigning) Verify(ctx context.Context, ref oci.Pinned) (pipeline.Verification, error) {
+	return verifyWith(ctx, ref, k.policy, k.remote)
+}
+
+func signWith(ctx context.Context, ref oci.Pinned, signer signing.Signer, opts ...signing.SignOption) (pipeline.Signature, error) {
+	res, err := signing.Sign(ctx, ref.Name(), signer, opts...)
 	if err != nil {
 		return pipeline.Signature{}, signClass(fmt.Errorf("signing %s: %w", ref, err))
 	}
@@ -128,9 +141,8 @@ func (k *KeySigning) Sign(ctx context.Context, ref oci.Pinned) (pipeline.Signatu
 	return sig, nil
 }
 
-// Verify checks ref's signatures against the key.
-func (k *KeySigning) Verify(ctx context.Context, ref oci.Pinned) (pipeline.Verification, error) {
-	rep, err := signing.Verify(ctx, ref.Name(), k.policy)
+func verifyWith(ctx context.Context, ref oci.Pinned, policy *signing.Policy, ropts []remote.Option) (pipeline.Verification, error) {
+	rep, err := signing.Verify(ctx, ref.Name(), policy, signing.WithVerifyRemoteOptions(ropts...))
 	if err != nil {
 		return pipeline.Verification{}, signClass(fmt.Errorf("verifying %s: %w", ref, err))
 	}
