@@ -238,7 +238,17 @@ func TestPlanServices(t *testing.T) {
 		want                []string
 	}{
 		{name: "two targets", plan: `[{"service":"a","tags":["a-1"]},{"service":"b-2"}]`, want: []string{"a", "b-2"}},
+		{name: "as cmd/ci plan --output json prints it", plan: `[
+  {
+    "service": "scheduler-worker",
+    "fingerprint": "231ce50ec6ffa5978c05e3e3bc2f6678",
+    "tags": ["scheduler-worker-231ce50ec6ffa5978c05e3e3bc2f6678", "staging-402885d-scheduler-worker"],
+    "commit": "402885d65ad61b0323a305f10072eb7a1c051b9b",
+    "reasons": ["named"]
+  }
+]`, want: []string{"scheduler-worker"}},
 		{name: "nothing affected", plan: `[]`, want: []string{}},
+		{name: "nothing affected, as Go encodes a nil list", plan: "null\n", want: []string{}},
 		{name: "progress instead of JSON", plan: "migrator  test  ok", wantErr: "reading the plan"},
 		{name: "bad name", plan: `[{"service":"a b"}]`, wantErr: "target 0"},
 		{name: "missing name", plan: `[{"tags":[]}]`, wantErr: "service name is empty"},
