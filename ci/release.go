@@ -11,10 +11,14 @@ import (
 
 // releaseResult is what Release returns, as JSON.
 type releaseResult struct {
-	Service   string          `json:"service"`
-	Env       string          `json:"env"`
-	Image     string          `json:"image"`
-	Signature string          `json:"signature"`
+	Service   string `json:"service"`
+	Env       string `json:"env"`
+	Image     string `json:"image"`
+	Signature string `json:"signature"`
+	// Signed is false when a signature that satisfies the policy was
+	// there already (a repeated release of the same digest) and none was
+	// added.
+	Signed    bool            `json:"signed"`
 	Verified  json.RawMessage `json:"verified"`
 	Promotion json.RawMessage `json:"promotion"`
 }
@@ -22,7 +26,8 @@ type releaseResult struct {
 // Release runs the release pipeline of one service in the order of
 // modules/pipeline: Test, Build, Push, Sign, Verify, PromotePR. A failed
 // step stops the release: an image whose tests failed is never pushed, one
-// that did not verify is never promoted. It returns the pinned image, the
+// that did not verify is never promoted. Sign is skipped when the pushed
+// digest already carries a signature Verify accepts. It returns the pinned image, the
 // signature, what verified and the pull request, as JSON.
 // +cache="never"
 func (m *Ci) Release(
@@ -123,10 +128,20 @@ func (m *Ci) Release(
 		return "", fmt.Errorf("releasing %q: step push: %w", service, err)
 	}
 	res.Image = image
-	if res.Signature, err = m.sign(ctx, image, so); err != nil {
-		return "", fmt.Errorf("releasing %q: step sign: %w", service, err)
-	}
+	// A repeated release pushes the same digest (the build is
+	// reproducible): signing it again would only stack another signature
+	// on its .sig tag, so an accepted one is kept, as modules/pipeline
+	// does for an image it finds by fingerprint.
 	verified, err := m.verify(ctx, image, vo)
+	if err != nil {
+		if res.Signature, err = m.sign(ctx, image, so); err != nil {
+			return "", fmt.Errorf("releasing %q: step sign: %w", service, err)
+		}
+		res.Signed = true
+		verified, err = m.verify(ctx, image, vo)
+	} else {
+		res.Signature, err = policy.SignatureTag(image)
+	}
 	if err != nil {
 		return "", fmt.Errorf("releasing %q: step verify: %w", service, err)
 	}

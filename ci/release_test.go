@@ -55,16 +55,30 @@ func steps(e *fakeengine.Engine) []string {
 	return out
 }
 
+// unsignedUntilSigned answers cosign verify with "no signatures" until a
+// cosign sign has run, then with a verified payload.
+func unsignedUntilSigned(e *fakeengine.Engine) fakeengine.Answer {
+	return func(q fakeengine.Query) (any, bool, error) {
+		if q.Chain.Leaf().Name != "stdout" || step(q) != "verify" {
+			return nil, false, nil
+		}
+		if !slices.Contains(steps(e), "sign") {
+			return nil, true, fakeengine.ExecError(lastExec(q.Chain), 10, "", "Error: no signatures found")
+		}
+		return `[{"critical":{"identity":{}}}]`, true, nil
+	}
+}
+
 func TestFakeEngineRelease(t *testing.T) {
 	e := fakeengine.Start(t)
-	e.Handle(stdoutOf(`[{"critical":{"identity":{}}}]`, nil, "verify"))
+	e.Handle(unsignedUntilSigned(e))
 	e.Handle(stdoutOf(`{"service":"scheduler-worker","env":"staging","action":"created","pullRequest":{"number":7}}`, nil, "promote-pr"))
 
 	out, err := releaseKeyless(newFakeCi(), dag.SetSecret("forge-token", fakeForgeToken))
 	if err != nil {
 		t.Fatalf("Release() = %v", err)
 	}
-	if got, want := steps(e), []string{"test", "push", "sign", "verify", "promote-pr"}; !slices.Equal(got, want) {
+	if got, want := steps(e), []string{"test", "push", "verify", "sign", "verify", "promote-pr"}; !slices.Equal(got, want) {
 		t.Fatalf("steps = %q, want %q:\n%s", got, want, dump(e))
 	}
 
@@ -88,8 +102,8 @@ func TestFakeEngineRelease(t *testing.T) {
 			}
 		}
 	}
-	if want, _ := policy.SignatureTag(res.Image); res.Signature != want {
-		t.Errorf("signature = %q, want %q", res.Signature, want)
+	if want, _ := policy.SignatureTag(res.Image); res.Signature != want || !res.Signed {
+		t.Errorf("signature = %q (signed %v), want %q signed now", res.Signature, res.Signed, want)
 	}
 	if compact(t, res.Verified) != `[{"critical":{"identity":{}}}]` || !strings.Contains(compact(t, res.Promotion), `"number":7`) {
 		t.Errorf("result = %s, want cosign's verification and the runner's promotion", out)
@@ -121,9 +135,9 @@ func TestFakeEngineReleaseStopsAtFailedStep(t *testing.T) {
 		want          []string
 	}{
 		{name: "tests fail", failing: "test", want: []string{"test"}},
-		{name: "signing fails", failing: "sign", want: []string{"test", "push", "sign"}},
-		{name: "verification fails", failing: "verify", want: []string{"test", "push", "sign", "verify"}},
-		{name: "promotion fails", failing: "promote-pr", want: []string{"test", "push", "sign", "verify", "promote-pr"}},
+		{name: "signing fails", failing: "sign", want: []string{"test", "push", "verify", "sign"}},
+		{name: "verification fails", failing: "verify", want: []string{"test", "push", "verify", "sign", "verify"}},
+		{name: "promotion fails", failing: "promote-pr", want: []string{"test", "push", "verify", "sign", "verify", "promote-pr"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -134,6 +148,7 @@ func TestFakeEngineReleaseStopsAtFailedStep(t *testing.T) {
 				}
 				return nil, false, nil
 			})
+			e.Handle(unsignedUntilSigned(e))
 			_, err := releaseKeyless(newFakeCi(), dag.SetSecret("forge-token", fakeForgeToken))
 			step := map[string]string{"test": "test", "sign": "sign", "verify": "verify", "promote-pr": "promote"}[tt.failing]
 			if err == nil || !strings.Contains(err.Error(), `releasing "scheduler-worker": step `+step+":") {
@@ -143,6 +158,25 @@ func TestFakeEngineReleaseStopsAtFailedStep(t *testing.T) {
 				t.Errorf("steps = %q, want %q: nothing after the failed step runs", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestFakeEngineReleaseKeepsAnAcceptedSignature(t *testing.T) {
+	e := fakeengine.Start(t)
+	e.Handle(stdoutOf(`[{"critical":{}}]`, nil, "verify"))
+	out, err := releaseKeyless(newFakeCi(), dag.SetSecret("forge-token", fakeForgeToken))
+	if err != nil {
+		t.Fatalf("Release() = %v", err)
+	}
+	if got, want := steps(e), []string{"test", "push", "verify", "promote-pr"}; !slices.Equal(got, want) {
+		t.Fatalf("steps = %q, want %q: a digest already signed is not signed again", got, want)
+	}
+	var res releaseResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := policy.SignatureTag(res.Image); res.Signed || res.Signature != want {
+		t.Errorf("signature = %q (signed %v), want the existing %q, not signed now", res.Signature, res.Signed, want)
 	}
 }
 
