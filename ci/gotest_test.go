@@ -156,8 +156,30 @@ func TestFakeEngineCheckReportsEveryFailure(t *testing.T) {
 	if strings.Contains(err.Error(), "scheduler-worker") {
 		t.Errorf("Check() = %v, want scheduler-worker to pass", err)
 	}
-	if n := len(e.Leaves("stdout")); n != 4 {
-		t.Errorf("Check() ran %d pipelines, want 4 (lint and test of both)", n)
+	if n := len(e.Leaves("stdout")); n != 5 {
+		t.Errorf("Check() ran %d pipelines, want 5 (lint and test of both, the repository's check)", n)
+	}
+}
+
+func TestFakeEngineCheckRunsTheRepositoryCheck(t *testing.T) {
+	e := fakeengine.Start(t, answer("entries", pathIs("services"), []string{"migrator/"}, nil))
+	e.Handle(stdoutOf(nil, fakeengine.ExecError([]string{"go"}, 1, "", "deployments/overlays/staging: images: unknown service"), "check"))
+	err := newFakeCi().Check(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "checking the repository: running ci check") {
+		t.Fatalf("Check() = %v, want the repository check's failure", err)
+	}
+	var repo []fakeengine.Query
+	for _, q := range e.Leaves("stdout") {
+		if slices.Contains(lastExec(q.Chain), "./cmd/ci") {
+			repo = append(repo, q)
+		}
+	}
+	if len(repo) != 1 {
+		t.Fatalf("got %d native runner checks, want 1:\n%s", len(repo), dump(e))
+	}
+	assertNativeRunner(t, e, repo[0].Chain, `loadDirectoryFromID(id:"source-id")`, false)
+	if got, want := lastExec(repo[0].Chain), runnerArgs("check"); !slices.Equal(got, want) {
+		t.Errorf("exec = %q, want %q", got, want)
 	}
 }
 

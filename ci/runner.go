@@ -92,11 +92,16 @@ func nativeRunner(src *dagger.Directory) *dagger.Container {
 }
 
 // runNative runs `go run ./cmd/ci <command> <args> --root /repo --output
-// json` in ctr, uncached, and returns what it printed.
-func runNative(ctx context.Context, ctr *dagger.Container, command string, args ...string) (string, error) {
+// json` in ctr and returns what it printed. fresh runs it even when an
+// identical run is in the engine's cache: commands that read or change a
+// forge or registry need that; those that read only ctr's files do not.
+func runNative(ctx context.Context, ctr *dagger.Container, fresh bool, command string, args ...string) (string, error) {
 	argv := append([]string{"go", "run", "./cmd/ci", command}, args...)
 	argv = append(argv, "--root", runnerRoot, "--output", "json")
-	out, err := uncached(ctr).WithExec(argv).Stdout(ctx)
+	if fresh {
+		ctr = uncached(ctr)
+	}
+	out, err := ctr.WithExec(argv).Stdout(ctx)
 	if err != nil {
 		return "", fmt.Errorf("running ci %s: %w", command, err)
 	}
@@ -142,7 +147,7 @@ func (m *Ci) Plan(
 		ref = m.Repo.Commit(head)
 	}
 	tree := ref.Tree(dagger.GitRefTreeOpts{Depth: depth})
-	out, err := runNative(ctx, nativeRunner(tree), "plan", "--since", base)
+	out, err := runNative(ctx, nativeRunner(tree), false, "plan", "--since", base)
 	if err != nil {
 		return "", fmt.Errorf("planning since %q: %w", base, err)
 	}
@@ -234,7 +239,7 @@ func (m *Ci) promotePR(ctx context.Context, service, ref, env string, o gitopsOp
 		return "", err
 	}
 	args := append([]string{"--service", service, "--image", ref, "--env", env}, o.args()...)
-	out, err := runNative(ctx, o.with(nativeRunner(m.Source)), "promote-pr", args...)
+	out, err := runNative(ctx, o.with(nativeRunner(m.Source)), true, "promote-pr", args...)
 	if err != nil {
 		return "", fmt.Errorf("promoting %q to %s: %w", ref, env, err)
 	}
@@ -291,7 +296,7 @@ func (m *Ci) Promote(
 		return "", err
 	}
 	args := append([]string{"--service", service, "--from", from, "--env", to}, o.args()...)
-	out, err := runNative(ctx, o.with(nativeRunner(m.Source)), "promote", args...)
+	out, err := runNative(ctx, o.with(nativeRunner(m.Source)), true, "promote", args...)
 	if err != nil {
 		return "", fmt.Errorf("promoting %q from %s to %s: %w", service, from, to, err)
 	}
@@ -330,7 +335,7 @@ func (m *Ci) Rollback(
 		return "", err
 	}
 	args := append([]string{"--service", service, "--env", env}, o.args()...)
-	out, err := runNative(ctx, o.with(nativeRunner(m.Source)), "rollback", args...)
+	out, err := runNative(ctx, o.with(nativeRunner(m.Source)), true, "rollback", args...)
 	if err != nil {
 		return "", fmt.Errorf("rolling back %q in %s: %w", service, env, err)
 	}

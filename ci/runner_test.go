@@ -20,8 +20,8 @@ const (
 
 // assertNativeRunner checks the container the native runner runs in: the
 // pinned Go image with the caches, toolchain switching allowed, src at
-// /repo, a per-run nonce, and the forge token as a secret variable.
-func assertNativeRunner(t *testing.T, e *fakeengine.Engine, c fakeengine.Chain, src string) {
+// /repo, and a per-run nonce when the command must run fresh.
+func assertNativeRunner(t *testing.T, e *fakeengine.Engine, c fakeengine.Chain, src string, fresh bool) {
 	t.Helper()
 	if c[1].Arg("address") != goImage {
 		t.Errorf("chain starts %s, want container.from(%s)", c[:2], goImage)
@@ -34,8 +34,11 @@ func assertNativeRunner(t *testing.T, e *fakeengine.Engine, c fakeengine.Chain, 
 		t.Errorf("caches = %q, want %q", caches, want)
 	}
 	env := envOf(c)
-	if env["GOTOOLCHAIN"] != "auto" || env["GOFLAGS"] != "-mod=readonly" || len(env[runIDVariable]) != 16 {
-		t.Errorf("env = %v, want GOTOOLCHAIN=auto, GOFLAGS=-mod=readonly and a run nonce", env)
+	if env["GOTOOLCHAIN"] != "auto" || env["GOFLAGS"] != "-mod=readonly" {
+		t.Errorf("env = %v, want GOTOOLCHAIN=auto and GOFLAGS=-mod=readonly", env)
+	}
+	if _, nonce := env[runIDVariable]; nonce != fresh || nonce && len(env[runIDVariable]) != 16 {
+		t.Errorf("%s = %q: want a run nonce %v", runIDVariable, env[runIDVariable], fresh)
 	}
 	dirs := c.All("withDirectory")
 	if len(dirs) != 1 || dirs[0].Arg("path") != runnerRoot {
@@ -101,7 +104,7 @@ func TestFakeEngineRunnerCommands(t *testing.T) {
 				t.Errorf("call = %q, want the runner's JSON", out)
 			}
 			c := onlyLeaf(t, e, "stdout").Chain
-			assertNativeRunner(t, e, c, source)
+			assertNativeRunner(t, e, c, source, true)
 			if got := lastExec(c); !slices.Equal(got, tt.wantArgs) {
 				t.Errorf("exec = %q\nwant %q", got, tt.wantArgs)
 			}
@@ -192,7 +195,7 @@ func TestFakeEnginePlanSince(t *testing.T) {
 		t.Errorf("Plan() = %s, want the planned services as a JSON list", out)
 	}
 	c := onlyLeaf(t, e, "stdout").Chain
-	assertNativeRunner(t, e, c, `loadGitRepositoryFromID(id:"repo-id").commit(id:"def5678").tree(depth:50)`)
+	assertNativeRunner(t, e, c, `loadGitRepositoryFromID(id:"repo-id").commit(id:"def5678").tree(depth:50)`, false)
 	if got, want := lastExec(c), runnerArgs("plan", "--since", "abc1234"); !slices.Equal(got, want) {
 		t.Errorf("exec = %q\nwant %q", got, want)
 	}
