@@ -161,7 +161,8 @@ func (m *Ci) Sign(
 	})
 }
 
-// sign is Sign with validated inputs, shared with Release.
+// sign is Sign once its inputs are gathered (it validates them), shared
+// with Release.
 func (m *Ci) sign(ctx context.Context, ref string, o signOpts) (string, error) {
 	sigTag, err := policy.SignatureTag(ref)
 	if err != nil {
@@ -170,10 +171,7 @@ func (m *Ci) sign(ctx context.Context, ref string, o signOpts) (string, error) {
 	if err := o.validate(); err != nil {
 		return "", err
 	}
-	ctr, err := m.cosign(ref, o.cosignOpts)
-	if err != nil {
-		return "", err
-	}
+	ctr := cosignContainer(ref, o.cosignOpts)
 	keyPath := ""
 	if o.keyless {
 		switch {
@@ -237,7 +235,8 @@ func (m *Ci) Verify(
 	})
 }
 
-// verify is Verify with validated inputs, shared with Release.
+// verify is Verify once its inputs are gathered (it validates them),
+// shared with Release.
 func (m *Ci) verify(ctx context.Context, ref string, o verifyOpts) (string, error) {
 	if err := policy.ValidateDigestAddress(ref); err != nil {
 		return "", err
@@ -245,10 +244,7 @@ func (m *Ci) verify(ctx context.Context, ref string, o verifyOpts) (string, erro
 	if err := o.validate(); err != nil {
 		return "", err
 	}
-	ctr, err := m.cosign(ref, o.cosignOpts)
-	if err != nil {
-		return "", err
-	}
+	ctr := cosignContainer(ref, o.cosignOpts)
 	pubPath := ""
 	if o.publicKey != nil {
 		ctr = ctr.WithMountedFile(cosignPubPath, o.publicKey)
@@ -288,10 +284,10 @@ func verifyArgs(pubPath string, o verifyOpts, ref string) []string {
 	return append(args, ref)
 }
 
-// cosign returns a container with the cosign CLI on PATH, a shell for
-// cosignScript, and the registry credential of ref's host as secret
-// variables when one is given.
-func (m *Ci) cosign(ref string, o cosignOpts) (*dagger.Container, error) {
+// cosignContainer returns a container with the cosign CLI on PATH, a
+// shell for cosignScript, and the registry credential of ref's host as
+// variables (the password a secret one) when one is given.
+func cosignContainer(ref string, o cosignOpts) *dagger.Container {
 	var bin *dagger.File
 	if o.image == "" {
 		bin = goToolchain().
@@ -314,7 +310,7 @@ func (m *Ci) cosign(ref string, o cosignOpts) (*dagger.Container, error) {
 			WithEnvVariable("REGISTRY_USERNAME", o.username).
 			WithSecretVariable("REGISTRY_PASSWORD", o.password)
 	}
-	return ctr, nil
+	return ctr
 }
 
 // runCosign runs cosign with args through cosignScript, uncached, and
