@@ -2,15 +2,20 @@
 // pipeline as the Dagger module (modules/pipeline), with no container
 // engine. With no flags it uses the embedded defaults under .ci/state: an
 // in-process registry, a local signing key and a local deployments
-// repository with its forge.
+// repository with its forge. Flags replace them with real targets: a
+// registry, a deployments repository on GitHub or Gitea, keyless signing.
 //
 //	go run ./cmd/ci release --service scheduler-worker
 //	go run ./cmd/ci plan --since origin/main --output json
+//	go run ./cmd/ci release --service scheduler-worker --registry ghcr.io/org \
+//	    --deployments https://github.com/org/deployments --forge github
 //
 // Progress goes to stderr; the result to stdout (--output json for
 // scripts). The local signing key's password comes from
 // FERRY_SIGNING_PASSWORD; unset, the key is encrypted with the empty
-// password and protected by its 0600 mode.
+// password and protected by its 0600 mode. Credentials of real targets
+// come only from the environment, never from flags, and never reach the
+// output.
 package main
 
 import (
@@ -51,9 +56,30 @@ flags:
   --from ENV         promote: the environment whose pin is copied (default staging)
   --output FORMAT    human (default) or json
   --root DIR         the repository root (default: the git top level of .)
-  --registry REPO    a real registry such as ghcr.io/org (validated; not wired yet)
-  --deployments URL  a real deployments repository (validated; not wired yet)
-  --forge NAME       local (default), github or gitea (only local is wired)
+
+real targets (default: the embedded registry, key, deployments and forge):
+  --registry HOST/NS     push to a real registry, e.g. ghcr.io/org; credentials
+                         from FERRY_REGISTRY_USERNAME and FERRY_REGISTRY_PASSWORD,
+                         else the Docker config (docker login; GITHUB_TOKEN for
+                         ghcr.io), checked before anything is built
+  --insecure-registry    allow plain HTTP to a --registry off loopback
+  --deployments URL      the deployments repository: an HTTPS URL (token from
+                         FERRY_GIT_TOKEN, else the forge token) or a local bare
+                         repository (path or file://) for --forge local
+  --forge NAME           local (default), github or gitea; API token from
+                         FERRY_FORGE_TOKEN, else GITHUB_TOKEN or GITEA_TOKEN
+  --forge-url URL        Gitea's or GitHub Enterprise Server's URL (default:
+                         from --deployments)
+  --keyless              sign with a Fulcio certificate logged in Rekor; identity
+                         token from SIGSTORE_ID_TOKEN, else GitHub Actions' OIDC
+                         (ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN)
+  --fulcio-url URL       keyless: Fulcio (default https://fulcio.sigstore.dev)
+  --rekor-url URL        keyless: Rekor (default https://rekor.sigstore.dev)
+  --trusted-root FILE    keyless: the trusted_root.json verification chains to
+  --certificate-identity ID, --certificate-identity-regexp RE
+  --certificate-oidc-issuer URL, --certificate-oidc-issuer-regexp RE
+                         keyless: the signer verification accepts (required)
+  --insecure-ignore-sct  keyless: accept certificates without a CT timestamp
 `
 
 func main() {
@@ -64,15 +90,13 @@ func main() {
 }
 
 type options struct {
-	services    []string
-	since       string
-	env         string
-	output      string
-	root        string
-	registry    string
-	deployments string
-	forge       string
-	from        string
+	services []string
+	since    string
+	env      string
+	output   string
+	root     string
+	from     string
+	targets  targetFlags
 }
 
 func parse(args []string, stderr io.Writer) (string, options, error) {
@@ -104,10 +128,11 @@ func parse(args []string, stderr io.Writer) (string, options, error) {
 	fs.StringVar(&o.from, "from", "staging", "promote: the environment whose pin is copied")
 	fs.StringVar(&o.output, "output", "human", "human or json")
 	fs.StringVar(&o.root, "root", "", "repository root")
-	fs.StringVar(&o.registry, "registry", "", "registry (default: embedded)")
-	fs.StringVar(&o.deployments, "deployments", "", "deployments repository (default: local)")
-	fs.StringVar(&o.forge, "forge", native.ForgeLocal, "local, github or gitea")
+	o.targets.register(fs)
 	if err := fs.Parse(args[1:]); err != nil {
+		return "", o, err
+	}
+	if err := o.targets.check(); err != nil {
 		return "", o, err
 	}
 	if fs.NArg() > 0 {
@@ -159,8 +184,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ci: %v\n\n%s", err, usage)
 		return 2
 	}
-	cfg := native.Config{Root: o.root, Env: o.env, Registry: o.registry, Deployments: o.deployments, Forge: o.forge,
-		Observer: progress(stderr)}
+	cfg := native.Config{Root: o.root, Env: o.env, Observer: progress(stderr)}
+	o.targets.apply(&cfg)
 	sel := native.Selection{Services: o.services, Since: o.since}
 	switch cmd {
 	case "release":

@@ -414,14 +414,24 @@ func commit(ctx context.Context, root string) (string, time.Time) {
 	return sha, time.Unix(sec, 0).UTC()
 }
 
-// Plan opens the embedded defaults and plans sel: the plan command in one
-// call (the registry fixes the image repositories).
+// Plan plans sel: the plan command in one call. The registry fixes the
+// image repositories: the embedded one is started for its address, a real
+// one is only named.
 func Plan(ctx context.Context, cfg Config, sel Selection) ([]pipeline.Target, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if _, err := plan(ctx, cfg, sel); err != nil {
+	targets, err := plan(ctx, cfg, sel)
+	if err != nil {
 		return nil, err
+	}
+	if cfg.Registry != "" {
+		// A real registry names the repositories alone: nothing to start.
+		prefix, _, err := parseRegistry(cfg.Registry)
+		if err != nil {
+			return nil, err
+		}
+		return retarget(targets, prefix)
 	}
 	r, err := open(ctx, cfg, nil)
 	if err != nil {
