@@ -101,6 +101,11 @@ func (m *Ci) Release(
 	vo := verifyOpts{cosignOpts: cosign, publicKey: publicKey,
 		identity: certificateIdentity, identityRegexp: certificateIdentityRegexp, issuer: certificateOidcIssuer}
 	gitops := gitopsOpts{deployments: deployments, forge: forge, forgeToken: forgeToken, username: username, password: password}
+	if keyless {
+		// The promotion gate verifies the signature again, against the
+		// same signer Verify requires.
+		gitops.signer = keylessSigner{identity: certificateIdentity, identityRegexp: certificateIdentityRegexp, issuer: certificateOidcIssuer}
+	}
 	// Every input is checked before the first step: a release that would
 	// fail at Sign or PromotePR must not push first.
 	if err := policy.ValidateService(service); err != nil {

@@ -124,6 +124,9 @@ func TestFakeEngineRelease(t *testing.T) {
 				"$" + registryPasswordVariable: "registry-password"}) {
 				t.Errorf("promote-pr secrets = %v", got)
 			}
+			if args := strings.Join(lastExec(q.Chain), " "); !strings.Contains(args, "--keyless --certificate-oidc-issuer "+defaultOIDCIssuer+" --certificate-identity "+releaseIdentity) {
+				t.Errorf("promote-pr = %q: its gate must require the signer Verify required", args)
+			}
 		}
 	}
 	assertNoSecretInQueries(t, e, fakePassword, fakeOIDCURL, fakeOIDCToken, fakeForgeToken)
@@ -226,6 +229,10 @@ func TestFakeEngineReleaseWithKey(t *testing.T) {
 		case "verify":
 			if args := lastExec(q.Chain); !slices.Contains(args, cosignPubPath) {
 				t.Errorf("verify = %q, want the public key", args)
+			}
+		case "promote-pr":
+			if args := lastExec(q.Chain); slices.Contains(args, "--keyless") {
+				t.Errorf("promote-pr = %q: a key release is not keyless", args)
 			}
 		}
 	}

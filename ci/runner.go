@@ -33,6 +33,28 @@ type gitopsOpts struct {
 	registry    string
 	username    string
 	password    *dagger.Secret
+	signer      keylessSigner
+}
+
+// keylessSigner is whose keyless signature the promotion gates accept;
+// zero, the native runner checks with its own key.
+type keylessSigner struct {
+	identity, identityRegexp, issuer string
+}
+
+func (k keylessSigner) set() bool { return k.identity != "" || k.identityRegexp != "" }
+
+// args are the native runner's flags that make its gates verify keyless
+// signatures of this signer.
+func (k keylessSigner) args() []string {
+	if !k.set() {
+		return nil
+	}
+	args := []string{"--keyless", "--certificate-oidc-issuer", k.issuer}
+	if k.identity != "" {
+		return append(args, "--certificate-identity", k.identity)
+	}
+	return append(args, "--certificate-identity-regexp", k.identityRegexp)
 }
 
 func (o gitopsOpts) validate() error {
@@ -58,6 +80,9 @@ func (o gitopsOpts) validate() error {
 	if (o.username == "") != (o.password == nil) {
 		return fmt.Errorf("reading registry credentials: %w: give --username and --password together", policy.ErrInvalid)
 	}
+	if o.signer.set() {
+		return policy.ValidateIdentity(o.signer.identity, o.signer.identityRegexp, o.signer.issuer)
+	}
 	return nil
 }
 
@@ -67,7 +92,7 @@ func (o gitopsOpts) args() []string {
 	if o.registry != "" {
 		args = append(args, "--registry", o.registry)
 	}
-	return args
+	return append(args, o.signer.args()...)
 }
 
 // with adds the credentials as the runner's variables, secrets as secrets.
@@ -220,8 +245,18 @@ func (m *Ci) PromotePR(
 	// Registry password or token that may read the image.
 	// +optional
 	password *dagger.Secret,
+	// Keyless: the certificate identity the promotion gate requires of the image's signature.
+	// +optional
+	certificateIdentity string,
+	// Keyless: an anchored regular expression of identities the gate accepts.
+	// +optional
+	certificateIdentityRegexp string,
+	// Keyless: the OIDC issuer of the signer's token.
+	// +default="https://token.actions.githubusercontent.com"
+	certificateOidcIssuer string,
 ) (string, error) {
-	return m.promotePR(ctx, service, ref, env, gitopsOpts{deployments: deployments, forge: forge, forgeToken: forgeToken, username: username, password: password})
+	return m.promotePR(ctx, service, ref, env, gitopsOpts{deployments: deployments, forge: forge, forgeToken: forgeToken, username: username, password: password,
+		signer: keylessSigner{identity: certificateIdentity, identityRegexp: certificateIdentityRegexp, issuer: certificateOidcIssuer}})
 }
 
 // promotePR is PromotePR with its options gathered, shared with Release.
@@ -279,6 +314,15 @@ func (m *Ci) Promote(
 	// Registry password or token that may read the image and its signatures.
 	// +optional
 	password *dagger.Secret,
+	// Keyless: the certificate identity the promotion gate requires of the image's signature.
+	// +optional
+	certificateIdentity string,
+	// Keyless: an anchored regular expression of identities the gate accepts.
+	// +optional
+	certificateIdentityRegexp string,
+	// Keyless: the OIDC issuer of the signer's token.
+	// +default="https://token.actions.githubusercontent.com"
+	certificateOidcIssuer string,
 ) (string, error) {
 	if err := policy.ValidateService(service); err != nil {
 		return "", err
@@ -291,7 +335,8 @@ func (m *Ci) Promote(
 	if from == to {
 		return "", fmt.Errorf("promoting %q: %w: --from and --to are both %q", service, policy.ErrInvalid, from)
 	}
-	o := gitopsOpts{deployments: deployments, forge: forge, forgeToken: forgeToken, registry: registry, username: username, password: password}
+	o := gitopsOpts{deployments: deployments, forge: forge, forgeToken: forgeToken, registry: registry, username: username, password: password,
+		signer: keylessSigner{identity: certificateIdentity, identityRegexp: certificateIdentityRegexp, issuer: certificateOidcIssuer}}
 	if err := o.validate(); err != nil {
 		return "", err
 	}

@@ -67,19 +67,23 @@ func TestFakeEngineRunnerCommands(t *testing.T) {
 		{
 			name: "promote-pr",
 			call: func(m *Ci, token, _ *dagger.Secret) (string, error) {
-				return m.PromotePR(context.Background(), "scheduler-worker", fakeRef, "staging", fakeDeployments, "github", token, "", nil)
+				return m.PromotePR(context.Background(), "scheduler-worker", fakeRef, "staging", fakeDeployments, "github", token, "", nil,
+					releaseIdentity, "", defaultOIDCIssuer)
 			},
 			wantArgs: runnerArgs("promote-pr", "--service", "scheduler-worker", "--image", fakeRef, "--env", "staging",
-				"--deployments", fakeDeployments, "--forge", "github"),
+				"--deployments", fakeDeployments, "--forge", "github",
+				"--keyless", "--certificate-oidc-issuer", defaultOIDCIssuer, "--certificate-identity", releaseIdentity),
 			wantSecrets: map[string]string{"$" + forgeTokenVariable: "forge-token"},
 		},
 		{
 			name: "promote with registry credentials",
 			call: func(m *Ci, token, password *dagger.Secret) (string, error) {
-				return m.Promote(context.Background(), "migrator", "staging", "production", fakeDeployments, "gitea", token, "ghcr.io/ferry-ci", "bot", password)
+				return m.Promote(context.Background(), "migrator", "staging", "production", fakeDeployments, "gitea", token, "ghcr.io/ferry-ci", "bot", password,
+					"", `^https://gitea\.example\.test/.*$`, "https://gitea.example.test")
 			},
 			wantArgs: runnerArgs("promote", "--service", "migrator", "--from", "staging", "--env", "production",
-				"--deployments", fakeDeployments, "--forge", "gitea", "--registry", "ghcr.io/ferry-ci"),
+				"--deployments", fakeDeployments, "--forge", "gitea", "--registry", "ghcr.io/ferry-ci",
+				"--keyless", "--certificate-oidc-issuer", "https://gitea.example.test", "--certificate-identity-regexp", `^https://gitea\.example\.test/.*$`),
 			wantSecrets: map[string]string{"$" + forgeTokenVariable: "forge-token", "$" + registryPasswordVariable: "registry-password"},
 			wantEnv:     map[string]string{registryUserVariable: "bot"},
 		},
@@ -134,28 +138,31 @@ func TestFakeEngineRunnerCommandsRefuseBadInput(t *testing.T) {
 		call            func(m *Ci) (string, error)
 	}{
 		{"promote-pr without deployments", "give --deployments", func(m *Ci) (string, error) {
-			return m.PromotePR(context.Background(), "migrator", fakeRef, "staging", "", "github", token(), "", nil)
+			return m.PromotePR(context.Background(), "migrator", fakeRef, "staging", "", "github", token(), "", nil, "", "", defaultOIDCIssuer)
 		}},
 		{"promote-pr without token", "give --forge-token", func(m *Ci) (string, error) {
-			return m.PromotePR(context.Background(), "migrator", fakeRef, "staging", fakeDeployments, "github", nil, "", nil)
+			return m.PromotePR(context.Background(), "migrator", fakeRef, "staging", fakeDeployments, "github", nil, "", nil, "", "", defaultOIDCIssuer)
 		}},
 		{"promote-pr of a tag", "not pinned by a sha256 digest", func(m *Ci) (string, error) {
-			return m.PromotePR(context.Background(), "migrator", "ghcr.io/x/migrator:staging", "staging", fakeDeployments, "github", token(), "", nil)
+			return m.PromotePR(context.Background(), "migrator", "ghcr.io/x/migrator:staging", "staging", fakeDeployments, "github", token(), "", nil, "", "", defaultOIDCIssuer)
 		}},
 		{"promote-pr to a bad env", "environment name", func(m *Ci) (string, error) {
-			return m.PromotePR(context.Background(), "migrator", fakeRef, "Prod", fakeDeployments, "github", token(), "", nil)
+			return m.PromotePR(context.Background(), "migrator", fakeRef, "Prod", fakeDeployments, "github", token(), "", nil, "", "", defaultOIDCIssuer)
 		}},
 		{"unknown forge", `--forge "gitlab"`, func(m *Ci) (string, error) {
-			return m.Promote(context.Background(), "migrator", "staging", "production", fakeDeployments, "gitlab", token(), "", "", nil)
+			return m.Promote(context.Background(), "migrator", "staging", "production", fakeDeployments, "gitlab", token(), "", "", nil, "", "", defaultOIDCIssuer)
 		}},
 		{"deployments like an option", "must not start with a hyphen", func(m *Ci) (string, error) {
-			return m.Promote(context.Background(), "migrator", "staging", "production", "--upload-pack=evil", "github", token(), "", "", nil)
+			return m.Promote(context.Background(), "migrator", "staging", "production", "--upload-pack=evil", "github", token(), "", "", nil, "", "", defaultOIDCIssuer)
 		}},
 		{"promote to itself", "are both", func(m *Ci) (string, error) {
-			return m.Promote(context.Background(), "migrator", "production", "production", fakeDeployments, "github", token(), "", "", nil)
+			return m.Promote(context.Background(), "migrator", "production", "production", fakeDeployments, "github", token(), "", "", nil, "", "", defaultOIDCIssuer)
 		}},
 		{"promote with half the credentials", "--username and --password together", func(m *Ci) (string, error) {
-			return m.Promote(context.Background(), "migrator", "staging", "production", fakeDeployments, "github", token(), "", "bot", nil)
+			return m.Promote(context.Background(), "migrator", "staging", "production", fakeDeployments, "github", token(), "", "bot", nil, "", "", defaultOIDCIssuer)
+		}},
+		{"promote with an unanchored signer", "must be anchored", func(m *Ci) (string, error) {
+			return m.Promote(context.Background(), "migrator", "staging", "production", fakeDeployments, "github", token(), "", "", nil, "", "github.com/ferry-ci", defaultOIDCIssuer)
 		}},
 		{"rollback of a bad service", "service name", func(m *Ci) (string, error) {
 			return m.Rollback(context.Background(), "../etc", "production", fakeDeployments, "github", token())
@@ -233,9 +240,10 @@ func TestFakeEnginePlanRejectsBadRunnerOutput(t *testing.T) {
 }
 
 // awaitedRunnerCommands are native runner commands and flags this module
-// calls that cmd/ci does not offer yet (TODO(issue 6): cmd/ci promote-pr,
-// which pins a given digest as Release's PromotePR step).
-var awaitedRunnerCommands = []string{"promote-pr", "--image"}
+// calls that cmd/ci's committed usage may not offer yet (TODO(issue 6):
+// cmd/ci promote-pr, which pins a given digest as Release's PromotePR
+// step; the keyless verification flags of the promotion gates).
+var awaitedRunnerCommands = []string{"promote-pr", "--image", "--keyless", "--certificate-identity", "--certificate-identity-regexp", "--certificate-oidc-issuer"}
 
 // TestRunnerCommandsExist checks that the commands and flags the module
 // passes to the native runner are in cmd/ci's usage, so the two front
