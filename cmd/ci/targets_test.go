@@ -142,17 +142,22 @@ func TestReleaseRegistryCredentialsRefused(t *testing.T) {
 	}
 }
 
-// TestReleaseToRealTargets releases into a real distribution registry that
-// wants a login and a deployments repository on a real Gitea, then merges
-// the pull request in Gitea, verifies staging and promotes to production:
-// every pull request is in Gitea with the pinned digest, the image is in
-// the registry, and no output holds the password or the token.
-func TestReleaseToRealTargets(t *testing.T) {
+// TestReleaseToRealTargetsFakeSigstore releases into a real distribution
+// registry that wants a login and a deployments repository on a real
+// Gitea, signing keyless with a fake Fulcio and Rekor (the only fakes:
+// they cannot run here), then releases again (a noop), merges the pull
+// request in Gitea, verifies staging and promotes to production: every
+// pull request is in Gitea with the pinned digest, the image is in the
+// registry, its signature names the token's identity, and no output holds
+// the password or a token.
+func TestReleaseToRealTargetsFakeSigstore(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and tests a service")
 	}
 	host := nativetest.StartRegistry(t, registryUser, registryPassword)
 	g := nativetest.StartGitea(t)
+	sigstore := nativetest.StartSigstore(t)
+	idToken := nativetest.Token(t, 1)
 	root := copyRepo(t)
 
 	// The deployments repository on Gitea: the repository's deployments/
@@ -171,8 +176,10 @@ func TestReleaseToRealTargets(t *testing.T) {
 	t.Setenv(native.RegistryUsernameEnv, registryUser)
 	t.Setenv(native.RegistryPasswordEnv, registryPassword)
 	t.Setenv(native.GiteaTokenEnv, g.Token)
-	t.Setenv(passwordEnv, "signing-password-not-for-output")
-	targets := []string{"--registry", host + "/ferry", "--deployments", remote, "--forge", "gitea", "--root", root, "--output", "json"}
+	t.Setenv(native.IDTokenEnv, idToken)
+	targets := []string{"--registry", host + "/ferry", "--deployments", remote, "--forge", "gitea", "--root", root, "--output", "json",
+		"--keyless", "--fulcio-url", sigstore.FulcioURL, "--rekor-url", sigstore.RekorURL, "--trusted-root", sigstore.TrustedRoot,
+		"--certificate-identity", nativetest.FakeIdentity, "--certificate-oidc-issuer", nativetest.FakeIssuer, "--insecure-ignore-sct"}
 	outputs := map[string]string{}
 	ci := func(out any, args ...string) {
 		t.Helper()
@@ -213,6 +220,15 @@ func TestReleaseToRealTargets(t *testing.T) {
 		t.Fatalf("registry has %s: %v, %v", ref, ok, err)
 	}
 
+	// Again with no change: nothing is built, pushed or signed again; the
+	// pull request stays the one there is.
+	var again pipeline.Report
+	ci(&again, "release", "--service", e2eService)
+	if a := again.Services[0]; !a.Cached || a.Image != got.Image || a.Signature != nil || a.Promotion == nil ||
+		a.Promotion.Action != pipeline.NoopAction || a.Promotion.PullRequest == nil || a.Promotion.PullRequest.Number != got.Promotion.PullRequest.Number {
+		t.Fatalf("second release = %+v, want a noop on %s", a, got.Image)
+	}
+
 	// The pull request is in Gitea and its branch pins the digest.
 	prs := g.PullRequests(t, "deployments", "open")
 	if len(prs) != 1 || prs[0].Head.Ref != "promote/staging/"+e2eService || prs[0].Base.Ref != "main" ||
@@ -241,10 +257,13 @@ func TestReleaseToRealTargets(t *testing.T) {
 	if err := forge.Merge(context.Background(), prs[0].Number, "merge", prs[0].Head.SHA); err != nil {
 		t.Fatal(err)
 	}
-	var v struct{ Image string }
+	var v struct {
+		Image   string
+		Signers []string
+	}
 	ci(&v, "verify", "--service", e2eService)
-	if v.Image != ref.String() {
-		t.Errorf("verify checked %s, want %s", v.Image, ref)
+	if v.Image != ref.String() || len(v.Signers) != 1 || v.Signers[0] != nativetest.FakeIdentity {
+		t.Errorf("verify = %+v, want %s signed by %s", v, ref, nativetest.FakeIdentity)
 	}
 	var p pipeline.Promotion
 	ci(&p, "promote", "--service", e2eService)
@@ -258,7 +277,7 @@ func TestReleaseToRealTargets(t *testing.T) {
 	if o := overlay("production", "promote/production/"+e2eService); !strings.Contains(o, ref.Digest().String()) {
 		t.Fatalf("production's promotion branch does not pin %s:\n%s", ref.Digest(), o)
 	}
-	noSecrets(t, outputs, registryPassword, g.Token, "signing-password-not-for-output")
+	noSecrets(t, outputs, registryPassword, g.Token, idToken)
 }
 
 // TestPlanRealRegistry: plan names the real registry's repositories and

@@ -131,7 +131,7 @@ func withRunner[T any](ctx context.Context, cfg Config, fn func(*Runner) (T, err
 	if err := cfg.validate(); err != nil {
 		return zero, err
 	}
-	r, err := open(ctx, cfg, nil)
+	r, err := open(ctx, cfg)
 	if err != nil {
 		return zero, err
 	}

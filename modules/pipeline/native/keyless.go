@@ -114,7 +114,7 @@ var (
 // newKeylessSigning loads the trusted root and builds the policy. Without a
 // token source (tokenErr says why) it only verifies: verify, promote and
 // rollback need no identity.
-func newKeylessSigning(k Keyless, tokens signing.TokenSource, tokenErr error, tlog signing.TransparencyLog, ropts []remote.Option) (*KeylessSigning, error) {
+func newKeylessSigning(k Keyless, tokens signing.TokenSource, tokenErr error, ropts []remote.Option) (*KeylessSigning, error) {
 	trusted, err := signing.LoadTrustedRoot(k.TrustedRoot)
 	if err != nil {
 		return nil, pipeline.MarkTerminal(fmt.Errorf("configuring keyless signing: %w", err))
@@ -127,10 +127,7 @@ func newKeylessSigning(k Keyless, tokens signing.TokenSource, tokenErr error, tl
 	if err != nil {
 		return nil, pipeline.MarkTerminal(fmt.Errorf("configuring keyless signing: %w", err))
 	}
-	if tlog == nil {
-		tlog = signing.NewRekor(k.RekorURL, 30*time.Second)
-	}
-	return &KeylessSigning{tokens: tokens, tokenErr: tokenErr, fulcio: k.FulcioURL, tlog: tlog, policy: policy, remote: ropts}, nil
+	return &KeylessSigning{tokens: tokens, tokenErr: tokenErr, fulcio: k.FulcioURL, tlog: signing.NewRekor(k.RekorURL, 30*time.Second), policy: policy, remote: ropts}, nil
 }
 
 // Sign gets a certificate for a fresh key and signs ref, logging the

@@ -23,7 +23,6 @@ import (
 	"github.com/ferry-ci/ferry/modules/oci/embedded"
 	"github.com/ferry-ci/ferry/modules/oci/registry"
 	"github.com/ferry-ci/ferry/modules/pipeline"
-	"github.com/ferry-ci/ferry/modules/signing"
 )
 
 // StateDir is where the embedded defaults live, relative to the repository
@@ -168,12 +167,11 @@ func Open(cfg Config) (*Runner, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return open(context.Background(), cfg, nil)
+	return open(context.Background(), cfg)
 }
 
-// open starts the targets of a validated cfg. tlog replaces the keyless
-// transparency log (tests).
-func open(ctx context.Context, cfg Config, tlog signing.TransparencyLog) (_ *Runner, err error) {
+// open starts the targets of a validated cfg.
+func open(ctx context.Context, cfg Config) (_ *Runner, err error) {
 	tmp := filepath.Join(cfg.State, "tmp")
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", cfg.State, err)
@@ -206,7 +204,7 @@ func open(ctx context.Context, cfg Config, tlog signing.TransparencyLog) (_ *Run
 	if cfg.Keyless != nil {
 		// Verifying needs no token; Sign says what is missing.
 		tokens, tokenErr := tokenSource(cfg.getenv)
-		ks, err := newKeylessSigning(*cfg.Keyless, tokens, tokenErr, tlog, ropts)
+		ks, err := newKeylessSigning(*cfg.Keyless, tokens, tokenErr, ropts)
 		if err != nil {
 			return nil, err
 		}
@@ -391,7 +389,7 @@ func Release(ctx context.Context, cfg Config, sel Selection) (*pipeline.Report, 
 			return nil, err
 		}
 	}
-	r, err := open(ctx, cfg, nil)
+	r, err := open(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -433,7 +431,7 @@ func Plan(ctx context.Context, cfg Config, sel Selection) ([]pipeline.Target, er
 		}
 		return retarget(targets, prefix)
 	}
-	r, err := open(ctx, cfg, nil)
+	r, err := open(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ferry-ci/ferry/modules/pipeline"
+	"github.com/ferry-ci/ferry/modules/pipeline/native/nativetest"
 	"github.com/ferry-ci/ferry/modules/signing"
 )
 
@@ -116,9 +117,9 @@ func TestTokenSource(t *testing.T) {
 		env  map[string]string
 		err  string
 	}{
-		{name: "static", env: map[string]string{IDTokenEnv: fakeToken(t, 1)}},
+		{name: "static", env: map[string]string{IDTokenEnv: nativetest.Token(t, 1)}},
 		{name: "github actions", env: map[string]string{"ACTIONS_ID_TOKEN_REQUEST_URL": "https://actions.example/token", "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "request-token"}},
-		{name: "expired", env: map[string]string{IDTokenEnv: fakeToken(t, -1)}, err: "reading " + IDTokenEnv},
+		{name: "expired", env: map[string]string{IDTokenEnv: nativetest.Token(t, -1)}, err: "reading " + IDTokenEnv},
 		{name: "malformed", env: map[string]string{IDTokenEnv: "not-a-jwt"}, err: "malformed identity token"},
 		{name: "none", err: "set " + IDTokenEnv + ", or run in GitHub Actions with permissions: id-token: write"},
 	} {
