@@ -52,7 +52,7 @@ func TestTofuTestK3sNode(t *testing.T) {
 	if err != nil {
 		t.Fatalf("tofu test: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "3 passed, 0 failed") {
-		t.Fatalf("tofu test did not run the 3 cases:\n%s", out)
+	if !strings.Contains(out, "4 passed, 0 failed") {
+		t.Fatalf("tofu test did not run the 4 cases:\n%s", out)
 	}
 }

@@ -26,6 +26,17 @@ variable "argocd_chart_version" {
   }
 }
 
+variable "policy_controller_chart_version" {
+  description = "The sigstore policy-controller Helm chart version k3s's Helm controller installs (it enforces deployments/policies)."
+  type        = string
+  default     = "0.9.0"
+
+  validation {
+    condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", var.policy_controller_chart_version))
+    error_message = "The policy_controller_chart_version must be an exact chart version."
+  }
+}
+
 variable "repo_url" {
   description = "The Git repository holding deployments/."
   type        = string

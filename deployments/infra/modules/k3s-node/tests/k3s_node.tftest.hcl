@@ -12,6 +12,11 @@ run "pins_k3s_and_bootstraps_argocd" {
   }
 
   assert {
+    condition     = strcontains(output.manifests["ferry-policy-controller.yaml"], "version: \"0.9.0\"") && strcontains(output.cloud_init, "/var/lib/rancher/k3s/server/manifests/ferry-policy-controller.yaml")
+    error_message = "the signature policy-controller is not installed at a pinned chart version"
+  }
+
+  assert {
     condition     = strcontains(output.manifests["ferry-root.yaml"], "path: deployments/argocd")
     error_message = "the root Application does not sync deployments/argocd"
   }
@@ -40,4 +45,14 @@ run "refuses_a_chart_range" {
   }
 
   expect_failures = [var.argocd_chart_version]
+}
+
+run "refuses_a_policy_controller_chart_range" {
+  command = plan
+
+  variables {
+    policy_controller_chart_version = "latest"
+  }
+
+  expect_failures = [var.policy_controller_chart_version]
 }
