@@ -25,4 +25,21 @@
 // promotion that changes nothing is skipped. A failed step stops its
 // service: nothing after it runs, so an image that did not verify is never
 // promoted.
+//
+// # Uncommitted changes
+//
+// Plan lists, per target, the files of the service's inputs (its folder,
+// build context, Dockerfile and Go module) that git reports as modified,
+// added, deleted or untracked (Target.Dirty). Release refuses such a
+// target: its plan step fails (terminal) naming the files, the way to fix
+// it (commit or stash) and the override (Config.AllowDirty, the runner's
+// --allow-dirty), before anything is tested, built or published. The
+// reason is what the release writes: the {env}-{sha}-{service} tag, the
+// commit stamped into the binary and the promotion's source commit would
+// all name a commit the image was not built from (goreleaser refuses a
+// dirty tree for the same reason; Kargo only ever promotes commits; ko
+// builds what is on disk but its tags name no commit). With AllowDirty the
+// release goes on with only what stays true: the content-addressed
+// {service}-{fingerprint} tag (the fingerprint reads the files on disk),
+// no commit stamped, no {env}-{sha}-{service} tag.
 package pipeline

@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -101,6 +105,9 @@ func Plan(ctx context.Context, req PlanRequest) ([]Target, error) {
 			return nil, err
 		}
 		t.Reasons = reasons[svc.Name]
+		if t.Dirty, err = dirtyInputs(ctx, req.Root, svc); err != nil {
+			return nil, err
+		}
 		targets = append(targets, t)
 	}
 	return targets, nil
@@ -138,4 +145,41 @@ func planOne(req PlanRequest, cache *fingerprint.Cache, svc contract.Service) (T
 		Service: svc, Name: svc.Name, Repository: repo, Fingerprint: fp.Short(), Tags: tags,
 		Commit: req.Commit, CommitTime: req.CommitTime,
 	}, nil
+}
+
+// dirtyInputs lists the files under the service's inputs (its folder, its
+// build context, its Dockerfile, its Go module) that git reports as
+// modified, added, deleted or untracked (ignored files excepted): what
+// makes the image differ from the commit. Outside a git work tree nothing
+// is known to be dirty.
+func dirtyInputs(ctx context.Context, root string, svc contract.Service) ([]string, error) {
+	if _, err := os.Stat(filepath.Join(root, ".git")); err != nil {
+		return nil, nil
+	}
+	specs := []string{svc.Dir, svc.Build.Context, svc.Build.Dockerfile}
+	if svc.Build.Go != nil {
+		specs = append(specs, svc.Build.Go.ModuleDir)
+	}
+	args := []string{"-C", root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", "--"}
+	for _, p := range specs {
+		if p != "" {
+			args = append(args, ":(top,literal)"+p)
+		}
+	}
+	out, err := exec.CommandContext(ctx, "git", args...).Output()
+	if err != nil {
+		var stderr string
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = strings.TrimSpace(string(ee.Stderr))
+		}
+		return nil, MarkTerminal(fmt.Errorf("listing uncommitted changes of %q: %w %s", svc.Name, err, stderr))
+	}
+	var files []string
+	for _, e := range strings.Split(string(out), "\x00") {
+		if len(e) > 3 {
+			files = append(files, e[3:])
+		}
+	}
+	sort.Strings(files)
+	return slices.Compact(files), nil
 }

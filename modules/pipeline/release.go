@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/ferry-ci/ferry/modules/contract"
@@ -30,6 +31,10 @@ type Target struct {
 	CommitTime time.Time `json:"-"`
 	// Reasons say why the service is part of the plan.
 	Reasons []string `json:"reasons,omitempty"`
+	// Dirty lists the service's inputs (repository-relative) that differ
+	// from Commit: modified, added, deleted or untracked files. Release
+	// refuses a dirty target unless Config.AllowDirty.
+	Dirty []string `json:"dirty,omitempty"`
 }
 
 // FingerprintTag returns the content-addressed tag, the first of Tags.
@@ -149,6 +154,13 @@ type Config struct {
 	Backoff Backoff
 	// Observer receives progress events; nil: none.
 	Observer Observer
+	// AllowDirty releases targets whose inputs have uncommitted changes
+	// (Target.Dirty). Their image is then not the commit's: only the
+	// content-addressed {service}-{fingerprint} tag is set, the
+	// {env}-{sha}-{service} tag is left out and no commit is stamped.
+	// Default false: a dirty target fails its plan step and nothing of it
+	// is published.
+	AllowDirty bool
 }
 
 func (c *Config) validate() error {
@@ -255,9 +267,16 @@ func Release(ctx context.Context, cfg Config, targets []Target) (*Report, error)
 
 // releaseOne runs the steps of one service in order, recording into res.
 func releaseOne(ctx context.Context, cfg *Config, res *ServiceResult) error {
-	t := res.Target
-	rec := NewRecorder(t.Name, cfg.Observer, cfg.Backoff)
+	rec := NewRecorder(res.Target.Name, cfg.Observer, cfg.Backoff)
 	defer func() { res.Steps = rec.Results() }()
+	if len(res.Target.Dirty) > 0 {
+		t, err := Run(ctx, rec, StepPlan, func(context.Context) (Target, error) { return dirty(res.Target, cfg.AllowDirty) })
+		if err != nil {
+			return err
+		}
+		res.Target = t
+	}
+	t := res.Target
 	s := cfg.Steps
 
 	// The fingerprint tag says whether these inputs were built (and so
@@ -345,4 +364,20 @@ func releaseOne(ctx context.Context, cfg *Config, res *ServiceResult) error {
 	}
 	res.Promotion = &promo
 	return nil
+}
+
+// dirty refuses a target with uncommitted inputs, or, when allowed, strips
+// what would name a commit the image was not built from.
+func dirty(t Target, allow bool) (Target, error) {
+	files := t.Dirty
+	list := strings.Join(files, ", ")
+	if len(files) > 5 {
+		list = strings.Join(files[:5], ", ") + fmt.Sprintf(" and %d more", len(files)-5)
+	}
+	if !allow {
+		return t, MarkTerminal(fmt.Errorf("releasing %q: uncommitted changes in %s; commit or stash them (git status), or pass --allow-dirty to release the work tree as it is", t.Name, list))
+	}
+	t.Tags = append([]string(nil), t.Tags[:min(1, len(t.Tags))]...)
+	t.Commit = ""
+	return t, nil
 }
