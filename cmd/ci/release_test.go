@@ -11,11 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/ferry-ci/ferry/modules/gitops/forge/local"
 	"github.com/ferry-ci/ferry/modules/oci"
+	"github.com/ferry-ci/ferry/modules/oci/build"
 	"github.com/ferry-ci/ferry/modules/oci/embedded"
 	"github.com/ferry-ci/ferry/modules/oci/registry"
 	"github.com/ferry-ci/ferry/modules/pipeline"
+	"github.com/ferry-ci/ferry/modules/pipeline/native"
 	"github.com/ferry-ci/ferry/modules/signing"
 	"github.com/ferry-ci/ferry/modules/signing/keys"
 )
@@ -80,6 +84,7 @@ func TestReleaseEndToEnd(t *testing.T) {
 	if ok, err := client.Exists(context.Background(), ref); err != nil || !ok {
 		t.Fatalf("registry has %s: %v, %v", ref, ok, err)
 	}
+	assertSBOM(t, client, ref)
 	pubPath := filepath.Join(state, "keys", "cosign.pub")
 	pub, err := keys.LoadPublic(pubPath)
 	if err != nil {
@@ -219,10 +224,9 @@ func TestReleaseBadInput(t *testing.T) {
 		{name: "no service", args: []string{"release"}, wantCode: 2, wantErr: "name --service or --since"},
 		{name: "bad output", args: []string{"release", "--service", "x", "--output", "yaml"}, wantCode: 2, wantErr: `--output "yaml"`},
 		{name: "unknown service", args: []string{"release", "--service", "nope"}, wantCode: 1, wantErr: `unknown service "nope"`},
-		{name: "forge not wired", args: []string{"release", "--service", "x", "--forge", "github"}, wantCode: 1, wantErr: `forge "github" is not wired`},
+		{name: "forge without deployments", args: []string{"release", "--service", "x", "--forge", "github"}, wantCode: 1, wantErr: "--forge github needs --deployments"},
 		{name: "unknown forge", args: []string{"release", "--service", "x", "--forge", "svn"}, wantCode: 1, wantErr: `unknown forge "svn"`},
 		{name: "promote of two services", args: []string{"promote", "--service", "a,b"}, wantCode: 2, wantErr: "promote takes exactly one --service"},
-		{name: "registry not wired", args: []string{"release", "--service", "x", "--registry", "ghcr.io/org"}, wantCode: 1, wantErr: `registry "ghcr.io/org" is not wired`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
@@ -324,6 +328,80 @@ func TestHelp(t *testing.T) {
 		var stdout, stderr bytes.Buffer
 		if code := run(context.Background(), []string{arg}, &stdout, &stderr); code != 0 || !strings.HasPrefix(stdout.String(), "usage: ci <command>") || stderr.Len() != 0 {
 			t.Errorf("ci %s: exit %d, stdout %q, stderr %q; want usage on stdout and exit 0", arg, code, stdout.String(), stderr.String())
+		}
+	}
+}
+
+// assertSBOM: the release attached the image's SPDX SBOM as an OCI 1.1
+// referrer (subject: the image index) under sha256-<hex>.sbom, listed by
+// the referrers index, and it describes the service's Go module; crane
+// reads it too.
+func assertSBOM(t *testing.T, client *registry.Client, ref oci.Pinned) {
+	t.Helper()
+	ctx := context.Background()
+	tag, err := ref.Repository().Tag(native.SBOMTag(ref.Digest()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sbom, ok, err := client.Lookup(ctx, tag)
+	if err != nil || !ok {
+		t.Fatalf("SBOM tag %s: %v, %v; want the SBOM", tag, ok, err)
+	}
+	desc, err := client.Get(ctx, sbom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		ArtifactType string
+		Subject      struct{ Digest string }
+		Layers       []struct{ MediaType, Digest string }
+	}
+	if err := json.Unmarshal(desc.Manifest, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.ArtifactType != build.SBOMArtifactType || m.Subject.Digest != ref.Digest().String() || len(m.Layers) != 1 {
+		t.Fatalf("SBOM manifest = %s; want artifactType %s with subject %s", desc.Manifest, build.SBOMArtifactType, ref.Digest())
+	}
+	referrers, err := client.Referrers(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := false
+	for _, r := range referrers {
+		listed = listed || (r.Digest.String() == sbom.Digest().String() && r.ArtifactType == build.SBOMArtifactType)
+	}
+	if !listed {
+		t.Errorf("referrers of %s = %+v, want the SBOM %s", ref, referrers, sbom.Digest())
+	}
+	img, err := remote.Image(sbom.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := img.Layers()
+	if err != nil || len(layers) != 1 {
+		t.Fatalf("SBOM layers: %d, %v", len(layers), err)
+	}
+	rc, err := layers[0].Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	var doc struct {
+		SPDXVersion string `json:"spdxVersion"`
+		Name        string `json:"name"`
+		Packages    []struct{ Name string }
+	}
+	if err := json.NewDecoder(rc).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.SPDXVersion != "SPDX-2.3" || doc.Name != e2eService || len(doc.Packages) < 2 ||
+		doc.Packages[0].Name != "github.com/ferry-ci/ferry/services/"+e2eService {
+		t.Errorf("SBOM = %+v, want SPDX 2.3 of %s's module and its dependencies", doc, e2eService)
+	}
+	if crane := findTool(t, "crane"); crane != "" {
+		out, err := exec.Command(crane, "manifest", "--insecure", tag.String()).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), build.SBOMArtifactType) {
+			t.Errorf("crane manifest %s: %v\n%s", tag, err, out)
 		}
 	}
 }
