@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ferry-ci/ferry/modules/pipeline/native"
 )
 
 // TestCheck runs `ci check` on the repository itself: it passes, and its
@@ -22,7 +24,9 @@ func TestCheck(t *testing.T) {
 	var rep struct {
 		Services []string       `json:"services"`
 		Rendered map[string]int `json:"rendered"`
-		Findings []string       `json:"findings"`
+		Findings []struct {
+			Check, File, Message, Fix string
+		} `json:"findings"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 		t.Fatalf("decoding %s: %v", stdout.String(), err)
@@ -60,7 +64,7 @@ func TestInstallHooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	fi, _ := os.Stat(hook)
-	if !strings.Contains(string(b), "go run ./cmd/ci check") || fi.Mode()&0o111 == 0 {
+	if !strings.Contains(string(b), "go run ./cmd/ci") || fi.Mode()&0o111 == 0 {
 		t.Fatalf("hook (mode %v):\n%s", fi.Mode(), b)
 	}
 	mine := "#!/bin/sh\nmake lint\n"
@@ -74,5 +78,120 @@ func TestInstallHooks(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(hook); string(b) != mine {
 		t.Fatalf("the user's hook was changed:\n%s", b)
+	}
+}
+
+// TestPrePushHookRange pushes to a real remote through the installed hook,
+// with FERRY_CI standing in for the ci command: the hook checks each
+// pushed branch since what the remote has (the parent of the first new
+// commit for a new branch), and a failing check stops the push.
+func TestPrePushHookRange(t *testing.T) {
+	root, remote := t.TempDir(), t.TempDir()
+	gitOut(t, remote, "init", "-q", "--bare", "-b", "main")
+	gitOut(t, root, "init", "-q", "-b", "main")
+	gitOut(t, root, "remote", "add", "origin", remote)
+	commit := func(msg string) string {
+		gitOut(t, root, "commit", "-q", "--allow-empty", "-m", msg)
+		return gitOut(t, root, "rev-parse", "HEAD")
+	}
+	first := commit("first")
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"install-hooks", "--root", root}, &stdout, &stderr); code != 0 {
+		t.Fatalf("install-hooks: exit %d: %s", code, stderr.String())
+	}
+	// The stand-in records its arguments and fails when FAIL_CHECK is set.
+	calls := filepath.Join(t.TempDir(), "calls")
+	stub := filepath.Join(t.TempDir(), "ci")
+	script := "#!/bin/sh\necho \"$*\" >> " + calls + "\n[ -z \"$FAIL_CHECK\" ]\n"
+	if err := os.WriteFile(stub, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	push := func(fail bool, args ...string) error {
+		cmd := exec.Command("git", append([]string{"-C", root, "push", "-q"}, args...)...)
+		cmd.Env = append(os.Environ(), "FERRY_CI="+stub, "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+		if fail {
+			cmd.Env = append(cmd.Env, "FAIL_CHECK=1")
+		}
+		out, err := cmd.CombinedOutput()
+		t.Logf("git push %v: %v\n%s", args, err, out)
+		return err
+	}
+	lastCall := func() string {
+		b, err := os.ReadFile(calls)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		return lines[len(lines)-1]
+	}
+
+	// A new root: nothing to compare with, the repository-wide check.
+	if err := push(false, "origin", "main"); err != nil {
+		t.Fatal(err)
+	}
+	if got := lastCall(); got != "check" {
+		t.Errorf("first push ran %q, want the repository-wide check", got)
+	}
+	// More commits on main: since what the remote has.
+	commit("second")
+	commit("third")
+	if err := push(false, "origin", "main"); err != nil {
+		t.Fatal(err)
+	}
+	if got := lastCall(); got != "check --since "+first {
+		t.Errorf("push of main ran %q, want check --since %s", got, first)
+	}
+	mainHead := gitOut(t, root, "rev-parse", "HEAD")
+	// A new branch: since the parent of its first commit origin lacks.
+	gitOut(t, root, "checkout", "-q", "-b", "topic")
+	commit("topic 1")
+	commit("topic 2")
+	if err := push(true, "origin", "topic"); err == nil {
+		t.Fatal("the push went through although the check failed")
+	}
+	if got := lastCall(); got != "check --since "+mainHead {
+		t.Errorf("push of a new branch ran %q, want check --since %s", got, mainHead)
+	}
+	if out := gitOut(t, remote, "branch", "--list", "topic"); out != "" {
+		t.Errorf("the refused push reached the remote: %q", out)
+	}
+}
+
+// TestCheckOptionsSince: --since turns on the checks of what changed.
+func TestCheckOptionsSince(t *testing.T) {
+	if got := checkOptions(options{}); got != nil {
+		t.Errorf("without --since: %d options, want none", len(got))
+	}
+	if got := checkOptions(options{since: "origin/main"}); len(got) != 1 {
+		t.Errorf("with --since: %d options, want one", len(got))
+	}
+}
+
+// TestWriteCheck: the human report names each finding's file, line and
+// check, with what to do under it.
+func TestWriteCheck(t *testing.T) {
+	rep := &native.CheckReport{
+		Since: "abc123", Services: []string{"migrator"}, Rendered: map[string]int{"overlays/staging": 3},
+		Linted: []string{"services/migrator"}, Tested: []string{"migrator"},
+		Skipped: []string{"workflows: actionlint is not installed (run .ci/tools.sh actionlint)"},
+		Findings: []native.Finding{{Check: native.CheckVet, File: "services/migrator/x.go", Line: 6, Message: "bad format",
+			Fix: "correct the code"}},
+	}
+	var b bytes.Buffer
+	if err := writeCheck(&b, "human", rep); err != nil {
+		t.Fatal(err)
+	}
+	want := `services   migrator
+rendered   overlays/staging (3 objects)
+since      abc123
+linted     services/migrator
+tested     migrator
+skipped    workflows: actionlint is not installed (run .ci/tools.sh actionlint)
+findings   1
+  services/migrator/x.go:6: bad format (vet)
+      fix: correct the code
+`
+	if b.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
