@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -146,7 +147,8 @@ func TestReleaseRegistryCredentialsRefused(t *testing.T) {
 // registry that wants a login and a deployments repository on a real
 // Gitea, signing keyless with a fake Fulcio and Rekor (the only fakes:
 // they cannot run here), then releases again (a noop), merges the pull
-// request in Gitea, verifies staging and promotes to production: every
+// request in Gitea, verifies staging, promotes to production, releases a
+// second version and rolls staging back to the first: every
 // pull request is in Gitea with the pinned digest, the image is in the
 // registry, its signature names the token's identity, and no output holds
 // the password or a token.
@@ -254,7 +256,10 @@ func TestReleaseToRealTargetsFakeSigstore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := forge.Merge(context.Background(), prs[0].Number, "merge", prs[0].Head.SHA); err != nil {
+	// Fast-forward, so that main's first-parent history holds the bot's
+	// promotion commit, which rollback looks for (after a merge commit it
+	// finds none: modules/gitops walks first parents only).
+	if err := forge.Merge(context.Background(), prs[0].Number, "fast-forward-only", prs[0].Head.SHA); err != nil {
 		t.Fatal(err)
 	}
 	var v struct {
@@ -276,6 +281,36 @@ func TestReleaseToRealTargetsFakeSigstore(t *testing.T) {
 	}
 	if o := overlay("production", "promote/production/"+e2eService); !strings.Contains(o, ref.Digest().String()) {
 		t.Fatalf("production's promotion branch does not pin %s:\n%s", ref.Digest(), o)
+	}
+	// A second version into staging, merged; rolling staging back opens, in
+	// Gitea, the revert to the first version.
+	main := filepath.Join(root, "services", e2eService, "cmd", e2eService, "main.go")
+	b, err := os.ReadFile(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(main, append(b, "\n// A change, so that the next release builds a second image.\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gitOut(t, root, "commit", "-q", "-am", "second version")
+	var second pipeline.Report
+	ci(&second, "release", "--service", e2eService)
+	next := second.Services[0]
+	if next.Cached || next.Image == got.Image || next.Promotion == nil || next.Promotion.PullRequest == nil {
+		t.Fatalf("release of a change = %+v, want a new image and pull request", next)
+	}
+	var pr nativetest.PullRequest
+	g.API(t, "GET", "/repos/bot/deployments/pulls/"+strconv.Itoa(next.Promotion.PullRequest.Number), nil, &pr)
+	if err := forge.Merge(context.Background(), pr.Number, "fast-forward-only", pr.Head.SHA); err != nil {
+		t.Fatal(err)
+	}
+	var rb pipeline.Promotion
+	ci(&rb, "rollback", "--service", e2eService, "--env", "staging")
+	if rb.PullRequest == nil || rb.PullRequest.Branch != "rollback/staging/"+e2eService || !strings.HasPrefix(rb.PullRequest.URL, g.URL+"/bot/deployments/pulls/") {
+		t.Fatalf("rollback = %+v, want a Gitea pull request from rollback/staging/%s", rb, e2eService)
+	}
+	if o := overlay("staging", rb.PullRequest.Branch); !strings.Contains(o, ref.Digest().String()) {
+		t.Errorf("the rollback branch does not restore %s:\n%s", ref.Digest(), o)
 	}
 	noSecrets(t, outputs, registryPassword, g.Token, idToken)
 }
