@@ -79,9 +79,12 @@ func freePort(t *testing.T) string {
 // migrator from their Dockerfiles' final stage over a local static base,
 // Temporal from the pinned CLI's dev server, PostgreSQL from the host's
 // Debian binaries. Every healthcheck turns healthy, the worker answers
-// /readyz through the published port and shows its image digest, and a
-// stop drains it: /readyz stops saying 200 at once and the worker exits 0
-// inside the 30 s grace period, having logged the drain.
+// /readyz through the published port and shows its image digest. Then a
+// scheduled run (a grant, a workflow started with the Temporal CLI) holds
+// one activity in flight against an app stand-in, and the worker is
+// stopped: /readyz turns 503 at once while the drain waits, the activity
+// completes once the app answers, and the worker exits 0 inside the 30 s
+// grace period, having logged the drain of that activity.
 func TestBridgeDeployWithPodman(t *testing.T) {
 	podman := need(t, "podman", "apt-get install podman runc")
 	temporal := tooltest.Find(t, "temporal")
@@ -98,7 +101,7 @@ func TestBridgeDeployWithPodman(t *testing.T) {
 	})
 	start := time.Now()
 	images := buildImages(ctx, t, b, temporal, pgBin)
-	t.Logf("built the four images in %s", time.Since(start).Round(time.Second))
+	t.Logf("built the images in %s", time.Since(start).Round(time.Second))
 	start = time.Now()
 
 	env := map[string]string{
@@ -109,7 +112,7 @@ func TestBridgeDeployWithPodman(t *testing.T) {
 		"POSTGRES_PASSWORD":      "deploytest-" + port,
 		"SCHEDULER_API_TOKEN":    strings.Repeat("d", 40),
 		"SCHEDULER_WORKER_PORT":  port,
-		"APP_BASE_URL":           "http://127.0.0.1:9",
+		"APP_BASE_URL":           "http://slowapp:8080",
 	}
 	// The same rules the check applies hold for these images.
 	findings, err := compose.Check(ctx, bridge, "compose.yaml", env)
@@ -126,8 +129,11 @@ func TestBridgeDeployWithPodman(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Explicit nofile and nproc limits: podman's defaults exceed the hard
-	// limits of small VMs, and runc may not raise them.
-	r, err := podmanup.New(podman, p, podmanup.WithRunArgs("--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"))
+	// limits of small VMs, and runc may not raise them. Health slack: a
+	// CPU-starved CI machine starts Temporal and the worker far slower than
+	// the compose file's retries allow for.
+	r, err := podmanup.New(podman, p, podmanup.WithHealthSlack(4),
+		podmanup.WithRunArgs("--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,48 +174,75 @@ func TestBridgeDeployWithPodman(t *testing.T) {
 		t.Errorf("/version = %d %s, want the image digest %s and commit %s", code, body, digest, gitSHA)
 	}
 
-	// The stop, as Compose does it: the stop signal, then SIGKILL (exit
-	// 137) if the worker still runs after stop_grace_period. Meanwhile a
-	// poller records the changes of /readyz's answer (0: unreachable).
-	done := make(chan struct{})
-	answers := make(chan []int, 1)
-	go func() {
-		var seq []int
-		for {
-			select {
-			case <-done:
-				answers <- seq
-				return
-			default:
-			}
-			if c, _ := get(base + "/readyz"); len(seq) == 0 || seq[len(seq)-1] != c {
-				seq = append(seq, c)
-			}
-			time.Sleep(2 * time.Millisecond)
+	// An activity in flight: the app stand-in holds ExecuteGraph's call
+	// until released, so the drain has something to wait for.
+	ctlPort := freePort(t)
+	podmanRun(ctx, t, podman, "run", "--detach", "--name", project+"-slowapp", "--label", podmanup.Label+"="+project,
+		"--network", p.Networks["default"].Name, "--network-alias", "slowapp",
+		"--publish", "127.0.0.1:"+ctlPort+":8081", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", images["slowapp"])
+	ctl := "http://127.0.0.1:" + ctlPort
+	podmanRun(ctx, t, podman, "exec", r.Container("postgres"), "psql", "-h", "/tmp", "-U", "ferry", "-d", "ferry",
+		"-v", "ON_ERROR_STOP=1", "-c", "INSERT INTO grants (schedule_id, granted_by) VALUES ('deploytest', 'deploy test')")
+	podmanRun(ctx, t, podman, "exec", r.Container("temporal"), "temporal", "workflow", "start",
+		"--address", "127.0.0.1:7233", "--namespace", "ferry", "--task-queue", "scheduled-runs",
+		"--type", "ScheduledGraphRun", "--workflow-id", "deploytest-1", "--input", `{"graphId":"g1","scheduleId":"deploytest"}`)
+	for {
+		if _, n := get(ctl + "/inflight"); n == "1" {
+			break
 		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the worker never called the app: %v", ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+
+	// The stop, as Compose does it: the stop signal, then SIGKILL (exit
+	// 137) if the worker still runs after stop_grace_period. /readyz must
+	// turn 503 while the activity holds the drain open.
+	type stopped struct {
+		code int
+		err  error
+	}
+	stopc := make(chan stopped, 1)
+	go func() {
+		code, err := r.Stop(ctx, compose.Worker)
+		stopc <- stopped{code, err}
 	}()
-	exit, err := r.Stop(ctx, compose.Worker)
-	close(done)
-	seq := <-answers
-	if err != nil {
-		t.Fatal(err)
+	var seq []int
+	for {
+		c, _ := get(base + "/readyz")
+		if len(seq) == 0 || seq[len(seq)-1] != c {
+			seq = append(seq, c)
+		}
+		if c != http.StatusOK {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	if exit != 0 {
-		t.Errorf("worker exit code after stop = %d, want 0 within the 30 s grace", exit)
+	if fmt.Sprint(seq) != "[200 503]" && fmt.Sprint(seq) != "[503]" {
+		t.Errorf("/readyz during the stop: %v, want 503 while the drain waits for the activity", seq)
 	}
-	// Ready until the signal, then 503 while draining (when the drain lasts
-	// longer than the poller's gap), then gone: never ready again.
-	if got := fmt.Sprint(seq); got != "[200 503 0]" && got != "[200 0]" {
-		t.Errorf("/readyz answers during the stop: %v, want 200, then 503 while draining, then none", seq)
-	} else if got == "[200 0]" {
-		t.Logf("/readyz went from 200 to unreachable between two polls: the drain was shorter than the poll gap")
+	if st, err := r.State(ctx, compose.Worker); err != nil || (st != "running" && st != "stopping") {
+		t.Errorf("worker state while an activity is in flight = %q, %v; want it still running, draining", st, err)
+	}
+	if code, _ := post(ctl + "/release"); code != http.StatusNoContent {
+		t.Fatalf("releasing the app's requests: %d", code)
+	}
+	res := <-stopc
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	if res.code != 0 {
+		t.Errorf("worker exit code after stop = %d, want 0 within the 30 s grace", res.code)
 	}
 	if st, err := r.State(ctx, compose.Worker); err != nil || st != "exited" {
 		t.Errorf("worker state after stop = %q, %v; want exited (no restart)", st, err)
 	}
 	logs, _ := r.Logs(ctx, compose.Worker)
-	if !strings.Contains(logs, `"msg":"draining"`) || !strings.Contains(logs, `"msg":"drain completed"`) {
-		t.Errorf("worker logs lack the drain lines:\n%s", logs)
+	if !strings.Contains(logs, `"msg":"draining","service":"scheduler-worker","in_flight_activities":1`) ||
+		!strings.Contains(logs, `"msg":"drain completed","service":"scheduler-worker","in_flight_at_stop":1,"completed":1,"failed":0,"abandoned":0`) {
+		t.Errorf("worker logs lack the drain of one activity:\n%s", logs)
 	}
 	if strings.Contains(logs, env["SCHEDULER_API_TOKEN"]) || strings.Contains(logs, env["POSTGRES_PASSWORD"]) {
 		t.Errorf("worker logs show a secret")
@@ -228,8 +261,29 @@ func get(url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// buildImages builds the four images the bridge runs and returns their
-// digest references by service.
+// post sends an empty POST to url and returns the status code (0 when
+// unreachable).
+func post(url string) (int, string) {
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Post(url, "text/plain", nil)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// podmanRun runs podman with args and fails the test on an error.
+func podmanRun(ctx context.Context, t *testing.T, podman string, args ...string) {
+	t.Helper()
+	if out, err := exec.CommandContext(ctx, podman, args...).CombinedOutput(); err != nil {
+		t.Fatalf("podman %s: %v\n%s", args[0], err, out)
+	}
+}
+
+// buildImages builds the four images the bridge runs, and the app
+// stand-in, and returns their digest references by service.
 func buildImages(ctx context.Context, t *testing.T, b *localimage.Builder, temporal, pgBin string) map[string]string {
 	t.Helper()
 	images := map[string]string{}
@@ -259,6 +313,14 @@ func buildImages(ctx context.Context, t *testing.T, b *localimage.Builder, tempo
 	if err != nil {
 		t.Fatal(err)
 	}
+	slow := filepath.Join(t.TempDir(), "slowapp")
+	goBuild(ctx, t, ".", "../../internal/localimage/slowapp", slow, "")
+	images["slowapp"], err = b.Scratch(ctx, "slowapp", func(r *localimage.RootFS) {
+		r.File(slow, "/usr/local/bin/slowapp")
+	}, "USER 65532:65532\nEXPOSE 8080 8081\nENTRYPOINT [\"/usr/local/bin/slowapp\"]\n")
+	if err != nil {
+		t.Fatal(err)
+	}
 	entry := filepath.Join(t.TempDir(), "pgentrypoint")
 	goBuild(ctx, t, ".", "../../internal/localimage/pgentrypoint", entry, "")
 	ver := filepath.Base(filepath.Dir(pgBin))
@@ -266,7 +328,7 @@ func buildImages(ctx context.Context, t *testing.T, b *localimage.Builder, tempo
 		r.File(entry, "/usr/local/bin/pgentrypoint")
 		// initdb runs postgres through popen and system, hence /bin/sh.
 		r.Binary("/bin/dash", "/bin/sh")
-		for _, bin := range []string{"postgres", "initdb", "pg_isready"} {
+		for _, bin := range []string{"postgres", "initdb", "pg_isready", "psql"} {
 			r.Binary(filepath.Join(pgBin, bin), filepath.Join(pgBin, bin))
 		}
 		lib := filepath.Join(filepath.Dir(pgBin), "lib")

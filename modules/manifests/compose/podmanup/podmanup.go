@@ -50,6 +50,7 @@ type Runner struct {
 	p      *types.Project
 	extra  []string
 	order  []string
+	slack  uint64
 }
 
 // Option configures a Runner.
@@ -64,6 +65,19 @@ func WithRunArgs(args ...string) Option {
 	}
 }
 
+// WithHealthSlack multiplies every healthcheck's retries by n (n >= 1)
+// before WaitHealthy gives up: for machines slower than the ones the
+// compose file's timings were chosen for.
+func WithHealthSlack(n int) Option {
+	return func(r *Runner) error {
+		if n < 1 {
+			return fmt.Errorf("health slack %d: want 1 or more", n)
+		}
+		r.slack = uint64(n)
+		return nil
+	}
+}
+
 // New checks that the project uses only what podmanup runs and that its
 // dependencies form no cycle, and returns a Runner driving the podman
 // binary at path podman.
@@ -71,7 +85,7 @@ func New(podman string, p *types.Project, opts ...Option) (*Runner, error) {
 	if podman == "" || p == nil || p.Name == "" {
 		return nil, errors.New("creating a podman runner: the podman path and a named project are required")
 	}
-	r := &Runner{podman: podman, p: p}
+	r := &Runner{podman: podman, p: p, slack: 1}
 	for _, o := range opts {
 		if err := o(r); err != nil {
 			return nil, err
@@ -373,7 +387,7 @@ func (r *Runner) wait(ctx context.Context, service, condition string) error {
 
 // WaitHealthy runs service's healthcheck every interval until it passes,
 // as Compose waits for service_healthy: it fails once more than retries
-// checks in a row have failed after start_period, when the container
+// (times WithHealthSlack's factor) checks have failed after start_period, when the container
 // stops running or has been restarted, or when ctx ends.
 func (r *Runner) WaitHealthy(ctx context.Context, service string) error {
 	hc := r.p.Services[service].HealthCheck
@@ -406,7 +420,7 @@ func (r *Runner) WaitHealthy(ctx context.Context, service string) error {
 		if time.Since(began) >= startPeriod {
 			failed++
 		}
-		if failed > retries {
+		if failed > retries*r.slack {
 			logs, _ := r.Logs(ctx, service)
 			return fmt.Errorf("waiting for %s to be healthy: unhealthy after %d failed checks (%s %s)\n%s", service, failed, strings.TrimSpace(out), err, logs)
 		}
