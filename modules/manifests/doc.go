@@ -8,5 +8,7 @@
 // the Compose bridge and the OpenTofu code are checked too.
 //
 // Check is the entry point (the release pipeline's check calls it); the
-// packages below it do one check each.
+// packages below it do one check each. compose/podmanup is not a check: it
+// runs the Compose bridge with podman for the bridge's deploy test, which
+// builds its images locally (internal/localimage).
 package manifests
