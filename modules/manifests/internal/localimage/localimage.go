@@ -36,11 +36,16 @@ func NewBuilder(podman, prefix, tag, dir string) *Builder {
 	return &Builder{podman: podman, prefix: prefix, tag: tag, dir: dir}
 }
 
-// Remove deletes every image the Builder built.
+// Remove deletes every image the Builder built, newest first so that no
+// image is removed before the ones built on it. It never forces: a forced
+// rmi also deletes the build containers of any other podman build that
+// shares a layer with these images, which breaks a concurrent run on the
+// same storage.
 func (b *Builder) Remove(ctx context.Context) error {
 	var errs []error
-	for _, ref := range b.built {
-		if out, err := exec.CommandContext(ctx, b.podman, "rmi", "--force", ref).CombinedOutput(); err != nil {
+	for i := len(b.built) - 1; i >= 0; i-- {
+		ref := b.built[i]
+		if out, err := exec.CommandContext(ctx, b.podman, "rmi", ref).CombinedOutput(); err != nil {
 			errs = append(errs, fmt.Errorf("removing image %q: %w: %s", ref, err, bytes.TrimSpace(out)))
 		}
 	}
