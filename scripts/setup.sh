@@ -6,7 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(postgresql git ca-certificates podman runc)
+# netavark and aardvark-dns: podman networks with service-name DNS (the
+# Compose bridge deploy test); only recommended by podman, hence named.
+PACKAGES=(postgresql git ca-certificates podman runc netavark aardvark-dns iptables)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
