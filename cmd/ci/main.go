@@ -56,6 +56,8 @@ flags:
   --from ENV         promote: the environment whose pin is copied (default staging)
   --output FORMAT    human (default) or json
   --root DIR         the repository root (default: the git top level of .)
+  --allow-dirty      release: build inputs with uncommitted changes under the
+                     content-addressed tag only (no commit-named tag)
 
 real targets (default: the embedded registry, key, deployments and forge):
   --registry HOST/NS     push to a real registry, e.g. ghcr.io/org; credentials
@@ -96,6 +98,7 @@ type options struct {
 	output   string
 	root     string
 	from     string
+	dirty    bool
 	targets  targetFlags
 }
 
@@ -128,6 +131,7 @@ func parse(args []string, stderr io.Writer) (string, options, error) {
 	fs.StringVar(&o.from, "from", "staging", "promote: the environment whose pin is copied")
 	fs.StringVar(&o.output, "output", "human", "human or json")
 	fs.StringVar(&o.root, "root", "", "repository root")
+	fs.BoolVar(&o.dirty, "allow-dirty", false, "release: build inputs with uncommitted changes (content-addressed tag only)")
 	o.targets.register(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		return "", o, err
@@ -184,7 +188,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ci: %v\n\n%s", err, usage)
 		return 2
 	}
-	cfg := native.Config{Root: o.root, Env: o.env, Observer: progress(stderr)}
+	cfg := native.Config{Root: o.root, Env: o.env, AllowDirty: o.dirty, Observer: progress(stderr)}
 	o.targets.apply(&cfg)
 	sel := native.Selection{Services: o.services, Since: o.since}
 	switch cmd {

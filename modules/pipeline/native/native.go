@@ -76,6 +76,9 @@ type Config struct {
 	Keyless *Keyless
 	// Concurrency bounds the services released at once. Default 2.
 	Concurrency int
+	// AllowDirty releases services whose inputs have uncommitted changes,
+	// under their content-addressed tag only (pipeline.Config.AllowDirty).
+	AllowDirty bool
 	// Observer receives progress events. Default: none.
 	Observer pipeline.Observer
 	// Getenv reads credentials from the environment. Default os.Getenv.
@@ -369,6 +372,7 @@ func (r *Runner) release(ctx context.Context, targets []pipeline.Target) (*pipel
 		},
 		Env:         r.cfg.Env,
 		Concurrency: r.cfg.Concurrency,
+		AllowDirty:  r.cfg.AllowDirty,
 		Observer:    r.cfg.Observer,
 	}, targets)
 }
