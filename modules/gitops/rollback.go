@@ -138,6 +138,11 @@ func (p *Promoter) lastChange(repo *gitrepo.Repo, base plumbing.Hash, file, name
 		if len(c.ParentHashes) == 0 {
 			return false, nil
 		}
+		if len(c.ParentHashes) > 1 {
+			// A merge changes the pin only through what it brought in,
+			// which the walk visits next: name that commit's author.
+			return true, nil
+		}
 		a, _ := repo.ReadFile(c.Hash, file)
 		b, _ := repo.ReadFile(c.ParentHashes[0], file)
 		ia, _ := overlay.Images(a)

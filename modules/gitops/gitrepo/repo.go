@@ -422,24 +422,57 @@ func (r *Repo) Delete(ctx context.Context, branch string, old plumbing.Hash) err
 	return nil
 }
 
-// Log walks the first-parent history from h (newest first) and calls fn for
-// each commit until fn returns false.
+// Log walks the history from h, newest first, and calls fn for each commit
+// until fn returns false: the first-parent chain, and right after each merge
+// the commits it brought in (each other parent's chain down to where it
+// meets the first parent's history). A promotion merged with a merge commit
+// (GitHub's and Gitea's default) is thus seen where it landed, not skipped.
 func (r *Repo) Log(h plumbing.Hash, fn func(*object.Commit) (bool, error)) error {
+	_, err := r.log(h, nil, fn)
+	return err
+}
+
+// log walks h's first-parent chain until a commit in until's history (nil:
+// to the root), descending into merges; false when fn stopped the walk.
+func (r *Repo) log(h plumbing.Hash, until *object.Commit, fn func(*object.Commit) (bool, error)) (bool, error) {
 	for !h.IsZero() {
 		c, err := r.Commit(h)
 		if err != nil {
-			return err
+			return false, err
+		}
+		if until != nil {
+			if c.Hash == until.Hash {
+				return true, nil
+			}
+			merged, err := c.IsAncestor(until)
+			if err != nil {
+				return false, fmt.Errorf("walking the history at %s: %w", c.Hash.String()[:12], err)
+			}
+			if merged {
+				return true, nil
+			}
 		}
 		more, err := fn(c)
 		if err != nil || !more {
-			return err
+			return false, err
 		}
 		if len(c.ParentHashes) == 0 {
-			return nil
+			return true, nil
+		}
+		if len(c.ParentHashes) > 1 {
+			first, err := r.Commit(c.ParentHashes[0])
+			if err != nil {
+				return false, err
+			}
+			for _, p := range c.ParentHashes[1:] {
+				if more, err := r.log(p, first, fn); err != nil || !more {
+					return false, err
+				}
+			}
 		}
 		h = c.ParentHashes[0]
 	}
-	return nil
+	return true, nil
 }
 
 // classify maps go-git and transport failures onto the package's sentinels.
