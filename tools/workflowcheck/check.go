@@ -398,7 +398,7 @@ func checkReusable(name string, wf workflow, cfg Config, bad func(int, string, .
 		if j.Timeout == nil {
 			bad(0, "job %s has no timeout-minutes", jn)
 		}
-		daggers, guarded := 0, false
+		daggers, guarded, guard := 0, false, ""
 		for _, s := range j.Steps {
 			switch {
 			case strings.HasPrefix(s.Uses, daggerAction+"@"):
@@ -412,8 +412,10 @@ func checkReusable(name string, wf workflow, cfg Config, bad func(int, string, .
 				if s.With["verb"] != "call" {
 					bad(0, "the dagger step's verb must be call")
 				}
-				if s.With["args"] != "${{ inputs.args }}" {
-					bad(0, "the dagger step must pass ${{ inputs.args }} as args")
+				// The guard passes the checked arguments on (with ghcr.io
+				// paths lowercased) as its output "args".
+				if want := "${{ steps." + guard + ".outputs.args }}"; guarded && s.With["args"] != want {
+					bad(0, "the dagger step must pass the guard step's checked arguments (${{ steps.<guard id>.outputs.args }}) as args")
 				}
 				for k, v := range s.Env {
 					if k != "GITHUB_TOKEN" || v != "${{ github.token }}" {
@@ -422,7 +424,7 @@ func checkReusable(name string, wf workflow, cfg Config, bad func(int, string, .
 				}
 			case s.Run != "":
 				if s.Env["ARGS"] == "${{ inputs.args }}" && strings.Contains(s.Run, `[[ ! "$ARGS" =~ $re ]]`) {
-					guarded = true
+					guarded, guard = true, s.ID
 				}
 				if strings.Contains(s.Run, "${{") {
 					bad(0, "a run step interpolates an expression: pass it through env")

@@ -234,9 +234,13 @@ func TestArgsGuard(t *testing.T) {
 	tests := []struct {
 		name, args string
 		ok         bool
+		want       string // the args passed on; default: args unchanged
 	}{
 		{name: "check", args: "check", ok: true},
 		{name: "release", args: "release --service scheduler-worker --env staging --git-sha 0123456789abcdef --registry ghcr.io/ferry-ci --password env://GITHUB_TOKEN", ok: true},
+		{name: "owner with capitals", ok: true,
+			args: "promote --registry ghcr.io/Acme-Org --username Bob --certificate-identity https://github.com/Acme-Org/App/.github/workflows/dagger.yml@refs/heads/main",
+			want: "promote --registry ghcr.io/acme-org --username Bob --certificate-identity https://github.com/Acme-Org/App/.github/workflows/dagger.yml@refs/heads/main"},
 		{name: "command separator", args: "check; curl evil.test"},
 		{name: "substitution", args: "check $(id)"},
 		{name: "backticks", args: "check `id`"},
@@ -247,11 +251,23 @@ func TestArgsGuard(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			output := filepath.Join(t.TempDir(), "output")
 			cmd := exec.Command(bash, "-e", "-c", script)
-			cmd.Env = append(os.Environ(), "ARGS="+tt.args)
+			cmd.Env = append(os.Environ(), "ARGS="+tt.args, "GITHUB_OUTPUT="+output)
 			out, err := cmd.CombinedOutput()
 			if (err == nil) != tt.ok {
 				t.Fatalf("guard on %q: %v\n%s", tt.args, err, out)
+			}
+			if !tt.ok {
+				return
+			}
+			want := tt.want
+			if want == "" {
+				want = tt.args
+			}
+			got, err := os.ReadFile(output)
+			if err != nil || string(got) != "args="+want+"\n" {
+				t.Fatalf("guard passed on %q, want %q (%v)", got, "args="+want+"\n", err)
 			}
 		})
 	}
