@@ -23,7 +23,7 @@ type FakeFailingForge struct {
 }
 
 func (f *FakeFailingForge) fail() error {
-	msg := map[int]string{401: "Bad credentials", 403: "Resource not accessible by integration", 422: "Validation Failed"}[f.status]
+	msg := map[int]string{401: "Bad credentials", 403: "Resource not accessible by integration", 422: "Validation Failed", 500: "Server Error"}[f.status]
 	return &forge.StatusError{Method: "POST", URL: "https://forge.invalid/pulls", StatusCode: f.status, Message: msg}
 }
 
@@ -39,13 +39,16 @@ type badCase struct {
 	Overlay       string `json:"overlay"`
 	RemoveOverlay bool   `json:"removeOverlay"`
 	ForgeStatus   int    `json:"forgeStatus"`
-	Network       bool   `json:"network"`
-	Error         string `json:"error"`
+	// CutPushAfter cuts the connection of every push after this many
+	// bytes of its request body (a TCP proxy in front of git http-backend).
+	CutPushAfter int64  `json:"cutPushAfter"`
+	Error        string `json:"error"`
 }
 
 // TestBadInputCorpus walks testdata/bad/*.json: each case must fail with
 // its error text, leave every ref and the overlay of the deployments
-// repository unchanged, and leave no branch behind.
+// repository unchanged (every file, when a push was cut), leave no branch
+// (the git CLI's ls-remote) and no clone behind.
 func TestBadInputCorpus(t *testing.T) {
 	files, _ := filepath.Glob("testdata/bad/*.json")
 	if len(files) == 0 {
@@ -83,10 +86,12 @@ func TestBadInputCorpus(t *testing.T) {
 				fg = &FakeFailingForge{Forge: lf, status: c.ForgeStatus}
 			}
 			url, auth := bare, gitrepo.Auth{}
-			if c.Network {
+			var proxy *gittest.CutProxy
+			if c.CutPushAfter > 0 {
 				srv := gittest.Serve(t, filepath.Dir(bare), "tok")
-				srv.FailPushes.Store(-1)
-				url, auth = srv.URL+"/"+filepath.Base(bare), gitrepo.Auth{Token: "tok"}
+				proxy = gittest.NewCutProxy(t, srv.URL)
+				proxy.CutPushesAfter(c.CutPushAfter)
+				url, auth = proxy.URL+"/"+filepath.Base(bare), gitrepo.Auth{Token: "tok"}
 			}
 			reg, ver := &FakeRegistry{}, &FakeVerifier{}
 			ref := c.Image.Name + "@" + c.Image.Digest
@@ -96,18 +101,26 @@ func TestBadInputCorpus(t *testing.T) {
 			if c.Sign {
 				ver.sign(ref)
 			}
-			p, err := New(url, fg, WithDigestChecker(reg), WithSignatureVerifier(ver), WithAuth(auth), WithRetry(2, time.Millisecond))
+			work := t.TempDir()
+			p, err := New(url, fg, WithDigestChecker(reg), WithSignatureVerifier(ver), WithAuth(auth), WithRetry(2, time.Millisecond), WithWorkDir(work))
 			if err != nil {
 				t.Fatal(err)
 			}
-			before := gittest.Snapshot(t, bare)
+			before, files := gittest.Snapshot(t, bare), gittest.Files(t, bare)
 			overlayBefore, _ := gittest.GitErr(bare, "show", "main:deployments/overlays/staging/kustomization.yaml")
 			_, err = p.Promote(t.Context(), Request{Env: c.Env, Images: []Image{{Service: c.Image.Service, Name: c.Image.Name, Tag: c.Image.Tag, Digest: c.Image.Digest}}})
 			if err == nil || !strings.Contains(err.Error(), c.Error) {
 				t.Fatalf("error:\n got %v\nwant …%s…", err, c.Error)
 			}
-			if strings.Contains(err.Error(), "tok") && c.Network {
+			if strings.Contains(err.Error(), "tok") && proxy != nil {
 				t.Fatal("error leaks the token")
+			}
+			if proxy != nil && proxy.Cuts.Load() == 0 {
+				t.Fatal("no push was cut: the pack is shorter than cutPushAfter")
+			}
+			// Nothing reached the repository: not even an object.
+			if after := gittest.Files(t, bare); proxy != nil && after != files {
+				t.Fatalf("files changed:\n%s\n->\n%s", files, after)
 			}
 			if after := gittest.Snapshot(t, bare); after != before {
 				t.Fatalf("refs changed:\n%s\n->\n%s", before, after)
@@ -117,6 +130,12 @@ func TestBadInputCorpus(t *testing.T) {
 			}
 			if prs, _ := lf.List(t.Context(), ""); len(prs) != 0 {
 				t.Fatalf("pull request left: %+v", prs)
+			}
+			if ls := gittest.Git(t, bare, "ls-remote", "--heads", bare); strings.Contains(ls, "promote/") {
+				t.Fatalf("stray branch:\n%s", ls)
+			}
+			if left, _ := os.ReadDir(work); len(left) != 0 {
+				t.Fatalf("the clone was left behind: %v", left)
 			}
 		})
 	}

@@ -566,7 +566,7 @@ func (s *session) botState(head plumbing.Hash) (State, error) {
 // syncPR makes the branch's pull request show the state of the branch head,
 // opening it once. Concurrent runs converge: the body is always rendered
 // from the head commit, re-read after each write. A forge failure after a
-// push restores the branch (deleted or set back to old) with a lease.
+// push is undone (see undo).
 func (s *session) syncPR(ctx context.Context, res *Result, head plumbing.Hash, pushed bool, old plumbing.Hash) (*Result, error) {
 	f := s.p.forge
 	res.Action = Noop
@@ -599,10 +599,11 @@ func (s *session) syncPR(ctx context.Context, res *Result, head plumbing.Hash, p
 			}
 		}
 		if err != nil {
-			if pushed && !Retryable(err) {
-				s.restore(ctx, head, old)
+			err = fmt.Errorf("opening the pull request of %s: %w", s.branch, err)
+			if pushed {
+				err = s.undo(ctx, head, old, err)
 			}
-			return res, fmt.Errorf("opening the pull request of %s: %w", s.branch, err)
+			return res, err
 		}
 		res.PullRequest = pr
 		// A newer run may have pushed meanwhile: show its state, not ours.
@@ -651,9 +652,22 @@ func superseded(oldBody, newBody string) string {
 	return "Superseded by a newer promotion:\n\n" + b.String()
 }
 
-// restore undoes a push whose pull request could not be opened, so no stray
-// branch remains; best effort, under a lease on our own head.
-func (s *session) restore(ctx context.Context, head, old plumbing.Hash) {
+// undo takes back a push whose pull request could not be opened or
+// updated, so no stray branch remains: the branch is deleted (or set back
+// to old) under a lease on our own head, even when ctx is done. A failure
+// that may have reached the forge (a dropped connection, a 5xx) while
+// opening is ambiguous: if the forge now lists a pull request for the new
+// branch, the branch stays and the next attempt, finding it unchanged,
+// adopts that pull request. If the
+// undo itself fails, the error says which branch remains.
+func (s *session) undo(ctx context.Context, head, old plumbing.Hash, cause error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if old.IsZero() && Retryable(cause) {
+		if pr, err := s.p.forge.FindPullRequest(ctx, s.branch, s.p.o.base); err == nil && pr != nil {
+			return cause
+		}
+	}
 	var err error
 	if old.IsZero() {
 		err = s.repo.Delete(ctx, s.branch, head)
@@ -661,8 +675,10 @@ func (s *session) restore(ctx context.Context, head, old plumbing.Hash) {
 		err = s.repo.Push(ctx, old, s.branch, head)
 	}
 	if err != nil {
-		s.p.o.log.WarnContext(ctx, "restoring the promotion branch", "branch", s.branch, "err", err)
+		s.p.o.log.WarnContext(ctx, "undoing the push of the promotion branch", "branch", s.branch, "err", err)
+		return fmt.Errorf("%w; undoing the push failed, %s remains at %s: %v", cause, s.branch, head.String()[:12], err)
 	}
+	return cause
 }
 
 // Option configures a Promoter.

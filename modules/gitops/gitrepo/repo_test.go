@@ -118,27 +118,52 @@ func TestHTTPSTokenAuth(t *testing.T) {
 	}
 }
 
+// TestNetworkFailureMidPushLeavesRemoteUnchanged cuts the TCP connection
+// of a push (a proxy in front of git http-backend) inside the ref commands
+// and inside the pack: a retryable ErrNetwork, and the bare repository is
+// byte for byte as before; the same push then succeeds.
 func TestNetworkFailureMidPushLeavesRemoteUnchanged(t *testing.T) {
-	bare := gittest.NewBare(t, "../testdata/seed")
-	srv := gittest.Serve(t, filepath.Dir(bare), "tok")
-	r, base := cloneMain(t, srv.URL+"/"+filepath.Base(bare), Auth{Token: "tok"})
-	before := gittest.Snapshot(t, bare)
-	h, err := r.CommitFiles(base, map[string][]byte{"deployments/x.txt": []byte("x\n")}, "x", bot, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.FailPushes.Store(1)
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	err = r.Push(ctx, h, "promote/staging/api", plumbing.ZeroHash)
-	if !errors.Is(err, ErrNetwork) || !Retryable(err) {
-		t.Fatalf("Push: %v, want retryable ErrNetwork", err)
-	}
-	if after := gittest.Snapshot(t, bare); after != before {
-		t.Fatalf("refs changed:\n%s\n->\n%s", before, after)
-	}
-	if err := r.Push(ctx, h, "promote/staging/api", plumbing.ZeroHash); err != nil {
-		t.Fatalf("retry: %v", err)
+	for _, tt := range []struct {
+		name  string
+		after int64
+	}{
+		{name: "inside the ref commands", after: 30},
+		{name: "inside the pack", after: 400},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			bare := gittest.NewBare(t, "../testdata/seed")
+			srv := gittest.Serve(t, filepath.Dir(bare), "tok")
+			proxy := gittest.NewCutProxy(t, srv.URL)
+			r, base := cloneMain(t, proxy.URL+"/"+filepath.Base(bare), Auth{Token: "tok"})
+			before, files := gittest.Snapshot(t, bare), gittest.Files(t, bare)
+			h, err := r.CommitFiles(base, map[string][]byte{"deployments/x.txt": []byte(strings.Repeat("x", 4096))}, "x", bot, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			proxy.CutPushesAfter(tt.after)
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			err = r.Push(ctx, h, "promote/staging/api", plumbing.ZeroHash)
+			if !errors.Is(err, ErrNetwork) || !Retryable(err) || proxy.Cuts.Load() != 1 {
+				t.Fatalf("Push: %v (%d cuts), want retryable ErrNetwork", err, proxy.Cuts.Load())
+			}
+			if strings.Contains(err.Error(), "tok") {
+				t.Fatal("error leaks the token")
+			}
+			if after := gittest.Snapshot(t, bare); after != before {
+				t.Fatalf("refs changed:\n%s\n->\n%s", before, after)
+			}
+			if after := gittest.Files(t, bare); after != files {
+				t.Fatalf("files changed:\n%s\n->\n%s", files, after)
+			}
+			proxy.CutPushesAfter(0)
+			if err := r.Push(ctx, h, "promote/staging/api", plumbing.ZeroHash); err != nil {
+				t.Fatalf("retry: %v", err)
+			}
+			if got := gittest.Git(t, bare, "rev-parse", "promote/staging/api"); got != h.String() {
+				t.Fatalf("branch at %s, want %s", got, h)
+			}
+		})
 	}
 }
 

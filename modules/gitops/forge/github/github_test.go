@@ -34,6 +34,8 @@ type FakeGitHub struct {
 	comment map[int][]string
 	auto    map[string]string
 	srv     *httptest.Server
+	faults  int
+	fault   openFault
 }
 
 func newFake(t *testing.T, prefix, token string) *FakeGitHub {
@@ -49,9 +51,50 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// openFault makes the next POST …/pulls fail: status answers it with that
+// status, drop closes the connection without an answer, dropAfter opens the
+// pull request and then closes the connection (the answer is lost).
+type openFault struct {
+	status          int
+	drop, dropAfter bool
+}
+
+// failOpens makes the next n pull-request openings fail with fault.
+func (f *FakeGitHub) failOpens(n int, fault openFault) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.faults, f.fault = n, fault
+}
+
+func hangUp(w http.ResponseWriter) {
+	conn, _, err := w.(http.Hijacker).Hijack()
+	if err == nil {
+		conn.Close()
+	}
+}
+
 func (f *FakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if r.Method == "POST" && strings.HasSuffix(r.URL.Path, "/pulls") && f.faults > 0 {
+		f.faults--
+		switch {
+		case f.fault.status != 0:
+			writeJSON(w, f.fault.status, map[string]string{"message": http.StatusText(f.fault.status)})
+			return
+		case f.fault.drop:
+			hangUp(w)
+			return
+		case f.fault.dropAfter:
+			f.handle(httptest.NewRecorder(), r)
+			hangUp(w)
+			return
+		}
+	}
+	f.handle(w, r)
+}
+
+func (f *FakeGitHub) handle(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Accept") != "application/vnd.github+json" || r.Header.Get("X-GitHub-Api-Version") != "2022-11-28" {
 		writeJSON(w, 415, map[string]string{"message": "missing media type or API version"})
 		return

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ferry-ci/ferry/modules/gitops"
 	"github.com/ferry-ci/ferry/modules/gitops/forge"
@@ -60,4 +61,77 @@ func TestPromoteThroughFakeGitHub(t *testing.T) {
 	if gittest.Snapshot(t, bare) != before {
 		t.Fatal("a refused pull request left a branch")
 	}
+}
+
+// TestForgeFailureAfterPushFakeGitHub: the branch is pushed, then opening
+// its pull request fails. The push is undone (the git CLI finds no
+// promote/ branch and every ref as before) unless the forge did open the
+// pull request and only the answer was lost; either way a later run
+// converges on one pull request.
+func TestForgeFailureAfterPushFakeGitHub(t *testing.T) {
+	tests := []struct {
+		name     string
+		fault    openFault
+		wantErr  error
+		text     string
+		attempts int
+	}{
+		{name: "401", fault: openFault{status: 401}, wantErr: forge.ErrUnauthorized, text: "401 Unauthorized"},
+		{name: "403", fault: openFault{status: 403}, wantErr: forge.ErrForbidden, text: "403 Forbidden"},
+		{name: "422", fault: openFault{status: 422}, wantErr: forge.ErrUnprocessable, text: "422 Unprocessable Entity"},
+		{name: "500 on every attempt", fault: openFault{status: 500}, text: "after 2 attempts", attempts: 2},
+		{name: "connection dropped on every attempt", fault: openFault{drop: true}, text: "after 2 attempts", attempts: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, "", "ghs_token")
+			c, err := New("acme", "deployments", StaticToken("ghs_token"), WithBaseURL(f.srv.URL))
+			if err != nil {
+				t.Fatal(err)
+			}
+			bare := gittest.NewBare(t, "../../testdata/seed")
+			p, err := gitops.New(bare, c, gitops.WithDigestChecker(allow{}), gitops.WithSignatureVerifier(allow{}), gitops.WithRetry(2, time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := gitops.Request{Env: "staging", Images: []gitops.Image{{Service: "web", Name: "ghcr.io/acme/web", Tag: "staging-2-web", Digest: "sha256:" + strings.Repeat("c", 64)}}}
+			before := gittest.Snapshot(t, bare)
+			f.failOpens(max(tt.attempts, 1), tt.fault)
+			_, err = p.Promote(t.Context(), req)
+			if err == nil || (tt.wantErr != nil && !errors.Is(err, tt.wantErr)) || !strings.Contains(err.Error(), tt.text) {
+				t.Fatalf("Promote: %v, want %v (%s)", err, tt.wantErr, tt.text)
+			}
+			if after := gittest.Snapshot(t, bare); after != before {
+				t.Fatalf("refs changed:\n%s\n->\n%s", before, after)
+			}
+			if ls := gittest.Git(t, bare, "ls-remote", "--heads", bare); strings.Contains(ls, "promote/") {
+				t.Fatalf("stray branch:\n%s", ls)
+			}
+			if len(f.pulls) != 0 {
+				t.Fatalf("%d pull requests", len(f.pulls))
+			}
+			// The forge recovers: the next run opens the one pull request.
+			res, err := p.Promote(t.Context(), req)
+			if err != nil || res.Action != gitops.Created || len(f.pulls) != 1 {
+				t.Fatalf("after recovery: %+v %v (%d pulls)", res, err, len(f.pulls))
+			}
+		})
+	}
+	t.Run("answer lost after the pull request opened", func(t *testing.T) {
+		f := newFake(t, "", "ghs_token")
+		c, _ := New("acme", "deployments", StaticToken("ghs_token"), WithBaseURL(f.srv.URL))
+		bare := gittest.NewBare(t, "../../testdata/seed")
+		p, err := gitops.New(bare, c, gitops.WithDigestChecker(allow{}), gitops.WithSignatureVerifier(allow{}), gitops.WithRetry(3, time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.failOpens(1, openFault{dropAfter: true})
+		res, err := p.Promote(t.Context(), gitops.Request{Env: "staging", Images: []gitops.Image{{Service: "web", Name: "ghcr.io/acme/web", Digest: "sha256:" + strings.Repeat("c", 64)}}})
+		if err != nil || res.PullRequest == nil || res.PullRequest.Number != 1 || len(f.pulls) != 1 {
+			t.Fatalf("Promote: %+v %v (%d pulls)", res, err, len(f.pulls))
+		}
+		if head := gittest.Git(t, bare, "rev-parse", "refs/heads/promote/staging/web"); head != res.HeadSHA {
+			t.Fatalf("branch at %s, result says %s", head, res.HeadSHA)
+		}
+	})
 }

@@ -4,7 +4,10 @@ package gittest
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -12,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/ferry-ci/ferry/modules/gitops/internal/deploytree"
@@ -71,16 +73,40 @@ func Snapshot(t testing.TB, bare string) string {
 	return Git(t, bare, "for-each-ref", "--format=%(refname) %(objectname)")
 }
 
-// Server serves the bare repositories under root over smart HTTP and
-// requires basic auth with the given token as password.
-type Server struct {
-	URL string
-	// FailPushes makes receive-pack requests drop the connection midway
-	// while it is non-zero (decremented per failure; negative: always).
-	FailPushes atomic.Int64
+// Files describes every file of a folder (path, mode and content hash), to
+// prove that a failed operation left a repository byte for byte unchanged.
+func Files(t testing.TB, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		fmt.Fprintf(&b, "%s %v %x\n", rel, info.Mode(), sha256.Sum256(data))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }
 
-// Serve starts an HTTP git server for root.
+// Server serves the bare repositories under root over smart HTTP.
+type Server struct {
+	URL string
+}
+
+// Serve starts an HTTP git server (git's own http-backend) for root that
+// requires basic auth with token as password.
 func Serve(t testing.TB, root, token string) *Server {
 	t.Helper()
 	execPath := Git(t, root, "--exec-path")
@@ -88,33 +114,26 @@ func Serve(t testing.TB, root, token string) *Server {
 		Path: filepath.Join(execPath, "git-http-backend"),
 		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "REMOTE_USER=bot"},
 	}
-	s := &Server{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pw, ok := r.BasicAuth(); !ok || pw != token {
 			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
-		if strings.HasSuffix(r.URL.Path, "/git-receive-pack") {
-			if n := s.FailPushes.Load(); n != 0 {
-				s.FailPushes.Add(-1)
-				_, _ = io.CopyN(io.Discard, r.Body, 64)
-				hj, ok := w.(http.Hijacker)
-				if !ok {
-					panic("no hijacker")
-				}
-				conn, _, err := hj.Hijack()
-				if err == nil {
-					conn.Close()
-				}
-				return
-			}
+		// Buffer the request body, as a front web server does: git
+		// http-backend spins forever on a body shorter than its
+		// Content-Length (git 2.39), so a cut push must not reach it.
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, "reading the request: "+err.Error(), http.StatusBadRequest)
+			return
 		}
+		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		r.TransferEncoding = nil
 		h.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	s.URL = srv.URL
-	return s
+	return &Server{URL: srv.URL}
 }
 
 // WriteDeployments writes a deployments tree of n services (see
