@@ -22,6 +22,41 @@
 //     (byte for byte), with the local forge's pull request records beside
 //     it.
 //
+// # Real targets
+//
+// Each field of Config replaces one default; the zero value keeps it.
+// Credentials come only from the environment, never from flags, and never
+// reach logs, errors or output.
+//
+//   - Registry (--registry host[:port]/namespace, e.g. ghcr.io/org): images
+//     go to Registry/<image>. Credentials from FERRY_REGISTRY_USERNAME and
+//     FERRY_REGISTRY_PASSWORD, else the Docker config (docker login, and
+//     GITHUB_TOKEN for ghcr.io); push access is checked before anything is
+//     built. Plain HTTP is allowed to loopback, and elsewhere only with
+//     InsecureRegistry (--insecure-registry).
+//   - Deployments (--deployments) and Forge (--forge local|github|gitea):
+//     a local bare repository for the local forge, or the HTTPS URL of a
+//     repository on GitHub or Gitea, cloned with FERRY_GIT_TOKEN, else the
+//     forge's API token (FERRY_FORGE_TOKEN, else GITHUB_TOKEN or
+//     GITEA_TOKEN). ForgeURL (--forge-url) names Gitea's or GitHub
+//     Enterprise Server's address when it is not derived from Deployments.
+//   - Keyless (--keyless): sign with a short-lived Fulcio certificate for
+//     the OIDC identity in SIGSTORE_ID_TOKEN (else GitHub Actions' token
+//     request), logged in Rekor; verification chains to the TrustedRoot
+//     file and accepts only the configured certificate identity and issuer.
+//   - PublicKey (--public-key): verify key signatures with this cosign
+//     public key instead of the local one, so that verify and the promotion
+//     gates accept what another machine's key signed (the Dagger module's
+//     Sign, inside a container); a signature by another key fails the gate
+//     closed, naming the key.
+//
+// PromotePR (the promote-pr command) pins an image pushed and signed
+// elsewhere, given by digest, behind the same gates as a release: the
+// registry holds the digest, its signature verifies, and an environment
+// with an upstream (production after staging) runs only what the upstream
+// pins. Without Registry, an image off loopback is read from its own
+// registry with the credentials above.
+//
 // Tests and builds of a service run with GOWORK=off: a service is a product
 // built alone, as its Dockerfile builds it, never against the tool's
 // workspace. Images are built for the host's linux platform only.

@@ -74,6 +74,14 @@ type Config struct {
 	// Keyless signs with a Fulcio certificate for an OIDC identity instead
 	// of the local key. Default nil: the local key.
 	Keyless *Keyless
+	// PublicKey is the path of a cosign public key (PEM) that verification
+	// checks key signatures with instead of the local key's public half:
+	// the release's Verify step, the verify command and the promotion gates
+	// of promote, promote-pr and rollback. An image signed by another key
+	// fails them, naming the key. Signing then needs the matching private
+	// key at State/keys/cosign.key; none is generated. Not with Keyless.
+	// Default: the local key's public half.
+	PublicKey string
 	// Concurrency bounds the services released at once. Default 2.
 	Concurrency int
 	// AllowDirty releases services whose inputs have uncommitted changes,
@@ -132,6 +140,14 @@ func (c *Config) validate() error {
 	}
 	if c.deployments, err = parseDeployments(*c); err != nil {
 		return err
+	}
+	if c.PublicKey != "" {
+		if c.Keyless != nil {
+			return pipeline.MarkTerminal(errors.New("configuring the runner: --public-key verifies key signatures, --keyless certificate ones; give one of the two"))
+		}
+		if c.PublicKey, err = filepath.Abs(c.PublicKey); err != nil {
+			return pipeline.MarkTerminal(fmt.Errorf("configuring the runner: --public-key: %w", err))
+		}
 	}
 	if c.Keyless != nil {
 		k := *c.Keyless
@@ -213,7 +229,13 @@ func open(ctx context.Context, cfg Config) (_ *Runner, err error) {
 		}
 		r.signer, r.verifier = ks, ks
 	} else {
-		keys, err := localKey(filepath.Join(cfg.State, filepath.FromSlash(KeyPrefix)))
+		prefix := filepath.Join(cfg.State, filepath.FromSlash(KeyPrefix))
+		var keys *KeySigning
+		if cfg.PublicKey != "" {
+			keys, err = givenKey(cfg.PublicKey, prefix)
+		} else {
+			keys, err = localKey(prefix)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -287,8 +309,12 @@ func (r *Runner) DeploymentsRepo() string {
 	return r.deploy.url
 }
 
-// PublicKey is the path of the local signing key's public half.
+// PublicKey is the path of the public key verification uses: --public-key,
+// else the local signing key's public half.
 func (r *Runner) PublicKey() string {
+	if r.cfg.PublicKey != "" {
+		return r.cfg.PublicKey
+	}
 	return filepath.Join(r.cfg.State, filepath.FromSlash(KeyPrefix)) + ".pub"
 }
 

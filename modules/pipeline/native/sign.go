@@ -72,6 +72,33 @@ func localKey(prefix string) (*KeySigning, error) {
 	})
 }
 
+// givenKey returns the signing that verifies with the public key at
+// pubPath (--public-key) instead of the local key's public half. It
+// generates nothing: signing loads the private key under prefix, which
+// must exist and match.
+func givenKey(pubPath, prefix string) (*KeySigning, error) {
+	pub, err := keys.LoadPublic(pubPath)
+	if err != nil {
+		return nil, pipeline.MarkTerminal(fmt.Errorf("loading --public-key: %w; give a cosign public key (PEM)", err))
+	}
+	keyPath := prefix + ".key"
+	k, err := NewKeySigning(pub, func() (*ecdsa.PrivateKey, error) {
+		if _, err := os.Stat(keyPath); errors.Is(err, os.ErrNotExist) {
+			return nil, pipeline.MarkTerminal(fmt.Errorf("loading the signing key: %s does not exist; --public-key %s only verifies, so sign where its private key is", keyPath, pubPath))
+		}
+		priv, err := keys.LoadPrivate(keyPath, password())
+		if err != nil {
+			return nil, pipeline.MarkTerminal(fmt.Errorf("loading %s (password from %s): %w", keyPath, PasswordEnv, err))
+		}
+		return priv, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	k.source = "--public-key " + pubPath
+	return k, nil
+}
+
 // KeySigning signs and verifies with one ECDSA key, in cosign's legacy
 // format (the .sig tag every cosign and admission controller reads).
 type KeySigning struct {
@@ -80,6 +107,9 @@ type KeySigning struct {
 	load   func() (*ecdsa.PrivateKey, error)
 	// remote carries the registry's credentials and transport.
 	remote []remote.Option
+	// source names where the public key came from, for a failed
+	// verification; empty for the local key.
+	source string
 
 	once   sync.Once
 	signer *signing.KeySigner
@@ -123,7 +153,11 @@ func (k *KeySigning) Sign(ctx context.Context, ref oci.Pinned) (pipeline.Signatu
 
 // Verify checks ref's signatures against the key.
 func (k *KeySigning) Verify(ctx context.Context, ref oci.Pinned) (pipeline.Verification, error) {
-	return verifyWith(ctx, ref, k.policy, k.remote)
+	v, err := verifyWith(ctx, ref, k.policy, k.remote)
+	if err != nil && k.source != "" {
+		return v, fmt.Errorf("%w (checked with the key of %s)", err, k.source)
+	}
+	return v, err
 }
 
 func signWith(ctx context.Context, ref oci.Pinned, signer signing.Signer, opts ...signing.SignOption) (pipeline.Signature, error) {
