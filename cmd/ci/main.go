@@ -43,6 +43,8 @@ commands:
   release   test, build, push, sign, verify and open the promotion PR
   plan      say which services a release covers, with tags and fingerprints
   promote   open the PR pinning in --env (production) what --from (staging) pins
+  promote-pr  open the PR pinning --image, pushed and signed elsewhere, in
+            --env (staging), behind the release's gates
   rollback  open the PR reverting the promotion --env (staging) runs
   verify    check the signature of the image --env (staging) pins
   check     the pre-push validation: ferry.yaml, every service.yaml, and the
@@ -54,6 +56,9 @@ flags:
   --since REV        release, plan: every service affected since REV
   --env ENV          the environment (default production for promote, else staging)
   --from ENV         promote: the environment whose pin is copied (default staging)
+  --image REF        promote-pr: the image, pinned by digest (registry/repo@sha256:...);
+                     off loopback its registry is read with the --registry
+                     credentials below even without --registry
   --output FORMAT    human (default) or json
   --root DIR         the repository root (default: the git top level of .)
   --allow-dirty      release: build inputs with uncommitted changes under the
@@ -78,10 +83,15 @@ real targets (default: the embedded registry, key, deployments and forge):
   --fulcio-url URL       keyless: Fulcio (default https://fulcio.sigstore.dev)
   --rekor-url URL        keyless: Rekor (default https://rekor.sigstore.dev)
   --trusted-root FILE    keyless: the trusted_root.json verification chains to
-  --certificate-identity ID, --certificate-identity-regexp RE
-  --certificate-oidc-issuer URL, --certificate-oidc-issuer-regexp RE
-                         keyless: the signer verification accepts (required)
+  --certificate-identity ID          keyless: the signer identity verification
+  --certificate-identity-regexp RE   accepts, exact or an anchored expression
+  --certificate-oidc-issuer URL      keyless: the signer's OIDC issuer, exact
+  --certificate-oidc-issuer-regexp RE  or an anchored expression (required)
   --insecure-ignore-sct  keyless: accept certificates without a CT timestamp
+  --public-key FILE  verify a key signature with this cosign public key (PEM)
+                     instead of the local key's (.ci/state/keys/cosign.pub):
+                     the Verify step, verify, and the gates of promote,
+                     promote-pr and rollback
 `
 
 func main() {
@@ -98,6 +108,7 @@ type options struct {
 	output   string
 	root     string
 	from     string
+	image    string
 	dirty    bool
 	targets  targetFlags
 }
@@ -111,7 +122,7 @@ func parse(args []string, stderr io.Writer) (string, options, error) {
 	switch cmd {
 	case "help", "-h", "--help":
 		return "", o, flag.ErrHelp
-	case "release", "plan", "promote", "rollback", "verify", "check", "install-hooks":
+	case "release", "plan", "promote", "promote-pr", "rollback", "verify", "check", "install-hooks":
 	default:
 		return "", o, fmt.Errorf("unknown command %q", cmd)
 	}
@@ -129,6 +140,7 @@ func parse(args []string, stderr io.Writer) (string, options, error) {
 	fs.StringVar(&o.since, "since", "", "release every service affected since this revision")
 	fs.StringVar(&o.env, "env", "", "environment")
 	fs.StringVar(&o.from, "from", "staging", "promote: the environment whose pin is copied")
+	fs.StringVar(&o.image, "image", "", "promote-pr: the image, pinned by digest")
 	fs.StringVar(&o.output, "output", "human", "human or json")
 	fs.StringVar(&o.root, "root", "", "repository root")
 	fs.BoolVar(&o.dirty, "allow-dirty", false, "release: build inputs with uncommitted changes (content-addressed tag only)")
@@ -141,6 +153,12 @@ func parse(args []string, stderr io.Writer) (string, options, error) {
 	}
 	if fs.NArg() > 0 {
 		return "", o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if (cmd == "promote-pr") != (o.image != "") {
+		if o.image == "" {
+			return "", o, errors.New("promote-pr needs --image registry/repo@sha256:<hex>, the image to pin")
+		}
+		return "", o, fmt.Errorf("%s takes no --image: only promote-pr pins a given image", cmd)
 	}
 	if o.output != "human" && o.output != "json" {
 		return "", o, fmt.Errorf("--output %q: want human or json", o.output)
@@ -218,11 +236,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
-	case "promote", "rollback":
+	case "promote", "promote-pr", "rollback":
 		var p pipeline.Promotion
-		if cmd == "promote" {
+		switch cmd {
+		case "promote":
 			p, err = native.Promote(ctx, cfg, o.services[0], o.from)
-		} else {
+		case "promote-pr":
+			p, err = native.PromotePR(ctx, cfg, o.services[0], o.image)
+		default:
 			p, err = native.Rollback(ctx, cfg, o.services[0])
 		}
 		if err != nil {

@@ -25,6 +25,8 @@ type targetFlags struct {
 	trustedRoot   string
 	identity      signing.Identity
 	skipSCTUnsafe bool
+
+	publicKey string
 }
 
 func (t *targetFlags) register(fs *flag.FlagSet) {
@@ -42,6 +44,7 @@ func (t *targetFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&t.identity.Issuer, "certificate-oidc-issuer", "", "keyless: the OIDC issuer verification accepts")
 	fs.StringVar(&t.identity.IssuerRegexp, "certificate-oidc-issuer-regexp", "", "keyless: the same, as an anchored regular expression")
 	fs.BoolVar(&t.skipSCTUnsafe, "insecure-ignore-sct", false, "keyless: accept certificates without a CT timestamp (private Fulcio)")
+	fs.StringVar(&t.publicKey, "public-key", "", "cosign public key (PEM) that verifies key signatures (default: the local key's)")
 }
 
 // check refuses keyless settings without --keyless, which would otherwise
@@ -50,6 +53,9 @@ func (t *targetFlags) check() error {
 	if !t.keyless && (t.fulcioURL != "" || t.rekorURL != "" || t.trustedRoot != "" || t.identity != (signing.Identity{}) || t.skipSCTUnsafe) {
 		return errors.New("--fulcio-url, --rekor-url, --trusted-root, --certificate-* and --insecure-ignore-sct need --keyless")
 	}
+	if t.keyless && t.publicKey != "" {
+		return errors.New("--public-key verifies key signatures, --keyless certificate ones: give one of the two")
+	}
 	return nil
 }
 
@@ -57,6 +63,7 @@ func (t *targetFlags) check() error {
 func (t *targetFlags) apply(cfg *native.Config) {
 	cfg.Registry, cfg.InsecureRegistry = t.registry, t.insecure
 	cfg.Deployments, cfg.Forge, cfg.ForgeURL = t.deployments, t.forge, t.forgeURL
+	cfg.PublicKey = t.publicKey
 	if t.keyless {
 		cfg.Keyless = &native.Keyless{FulcioURL: t.fulcioURL, RekorURL: t.rekorURL, TrustedRoot: t.trustedRoot,
 			Identity: t.identity, SkipSCTUnsafe: t.skipSCTUnsafe}
