@@ -55,6 +55,19 @@ func TestPromotePREndToEnd(t *testing.T) {
 	notAKey := filepath.Join(dir, "not-a-key.pub")
 	writeFile(t, notAKey, []byte("hello\n"))
 
+	// verify checks staging's pin with the given key: the signer's passes,
+	// another key fails closed and says which key it tried.
+	var v struct{ Image string }
+	command(t, root, &v, "verify", "--service", e2eService, "--public-key", rightKey)
+	if v.Image != ref.String() {
+		t.Errorf("verify checked %s, want %s", v.Image, ref)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"verify", "--service", e2eService, "--public-key", wrongKey, "--root", root}, &stdout, &stderr); code != 1 ||
+		!strings.Contains(stderr.String(), "no signature satisfies the policy") || !strings.Contains(stderr.String(), "--public-key "+wrongKey) {
+		t.Errorf("verify with another key: exit %d, stderr:\n%s\nwant exit 1 naming the key", code, stderr.String())
+	}
+
 	absent := ref.Repository().String() + "@sha256:" + strings.Repeat("0", 64)
 	promotePR := []string{"promote-pr", "--service", e2eService, "--env", "production"}
 	for _, tc := range []struct {
