@@ -3,6 +3,7 @@ package native
 import (
 	"context"
 	"fmt"
+	"path"
 
 	"github.com/ferry-ci/ferry/modules/oci"
 	"github.com/ferry-ci/ferry/modules/pipeline"
@@ -47,8 +48,18 @@ func PromotePR(ctx context.Context, cfg Config, service, image string) (pipeline
 	if err != nil {
 		return pipeline.Promotion{}, err
 	}
-	if host := ref.Repository().Registry(); cfg.Registry == "" && !isLoopback(host) {
-		cfg.Registry = host
-	}
+	cfg = imageRegistry(cfg, ref)
 	return withRunner(ctx, cfg, func(r *Runner) (pipeline.Promotion, error) { return r.PromotePR(ctx, service, ref, cfg.Env) })
+}
+
+// imageRegistry returns cfg with the registry the gates read ref from:
+// --registry when given, else ref's own registry and namespace when it is
+// off loopback
+// (an image pushed elsewhere, such as by the Dagger module), else the
+// embedded registry, which listens on loopback.
+func imageRegistry(cfg Config, ref oci.Pinned) Config {
+	if host := ref.Repository().Registry(); cfg.Registry == "" && !isLoopback(host) {
+		cfg.Registry = path.Dir(ref.Repository().String())
+	}
+	return cfg
 }

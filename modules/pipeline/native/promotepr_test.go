@@ -48,3 +48,37 @@ func TestPromotePRRefusedBeforeStart(t *testing.T) {
 		})
 	}
 }
+
+// TestImageRegistry: promote-pr reads an image off loopback from its own
+// registry (with the environment's registry credentials), one on loopback
+// from the embedded registry, and any image from --registry when given.
+func TestImageRegistry(t *testing.T) {
+	const digest = "@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	for _, tc := range []struct {
+		name, registry, image, want string
+	}{
+		{name: "ghcr", image: "ghcr.io/org/migrator" + digest, want: "ghcr.io/org"},
+		{name: "registry with a port", image: "registry.example:5443/ns/migrator" + digest, want: "registry.example:5443/ns"},
+		{name: "no namespace", image: "registry.example/migrator" + digest, want: "registry.example"},
+		{name: "docker hub", image: "docker.io/org/migrator" + digest, want: "index.docker.io/org"},
+		{name: "embedded on loopback", image: "127.0.0.1:41234/migrator" + digest, want: ""},
+		{name: "localhost", image: "localhost:5000/migrator" + digest, want: ""},
+		{name: "--registry wins", registry: "ghcr.io/org", image: "quay.io/org/migrator" + digest, want: "ghcr.io/org"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ref, err := parseImage(tc.image)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := imageRegistry(Config{Registry: tc.registry}, ref)
+			if got.Registry != tc.want {
+				t.Errorf("registry = %q, want %q", got.Registry, tc.want)
+			}
+			if got.Registry != "" {
+				if _, _, err := parseRegistry(got.Registry); err != nil {
+					t.Errorf("the derived registry does not validate: %v", err)
+				}
+			}
+		})
+	}
+}
