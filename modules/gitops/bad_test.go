@@ -106,6 +106,11 @@ func TestBadInputCorpus(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The local forge keeps its records (and their lock file) beside
+			// the repository: let it create them before the snapshot.
+			if _, err := lf.List(t.Context(), ""); err != nil {
+				t.Fatal(err)
+			}
 			before, files := gittest.Snapshot(t, bare), gittest.Files(t, bare)
 			overlayBefore, _ := gittest.GitErr(bare, "show", "main:deployments/overlays/staging/kustomization.yaml")
 			_, err = p.Promote(t.Context(), Request{Env: c.Env, Images: []Image{{Service: c.Image.Service, Name: c.Image.Name, Tag: c.Image.Tag, Digest: c.Image.Digest}}})

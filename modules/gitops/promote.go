@@ -523,6 +523,12 @@ func (s *session) attempt(ctx context.Context) (*Result, error) {
 		}
 		return res, nil
 	}
+	// Ask the forge first: refused credentials (401, and 403 where reading
+	// pull requests is forbidden) or a forge that is down stop the run
+	// before a single object reaches the repository.
+	if _, err := s.p.forge.FindPullRequest(ctx, s.branch, s.p.o.base); err != nil {
+		return nil, fmt.Errorf("checking the pull requests of %s before pushing: %w", s.branch, err)
+	}
 	msg := res.Title + "\n\n" + commitSummary(st) + "\n" + st.block() + "\n"
 	commit, err := s.repo.CommitFiles(base, map[string][]byte{file: edited.Content}, msg, s.p.o.identity, s.p.o.now())
 	if err != nil {

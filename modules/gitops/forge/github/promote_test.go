@@ -53,13 +53,17 @@ func TestPromoteThroughFakeGitHub(t *testing.T) {
 	// A token the fake refuses: 401, and the branch push is undone.
 	bad, _ := New("acme", "deployments", StaticToken("nope"), WithBaseURL(f.srv.URL+"/api/v3"))
 	pb, _ := gitops.New(bare, bad, gitops.WithDigestChecker(allow{}), gitops.WithSignatureVerifier(allow{}))
-	before := gittest.Snapshot(t, bare)
+	before, files := gittest.Snapshot(t, bare), gittest.Files(t, bare)
 	_, err = pb.Promote(ctx, gitops.Request{Env: "staging", Images: []gitops.Image{{Service: "worker", Name: "ghcr.io/acme/worker", Digest: "sha256:" + strings.Repeat("e", 64)}}})
 	if !errors.Is(err, forge.ErrUnauthorized) || strings.Contains(err.Error(), "nope") {
 		t.Fatalf("401: %v", err)
 	}
 	if gittest.Snapshot(t, bare) != before {
 		t.Fatal("a refused pull request left a branch")
+	}
+	// The forge was asked before the push: not one object was pushed.
+	if gittest.Files(t, bare) != files {
+		t.Fatal("refused credentials still pushed objects")
 	}
 }
 
