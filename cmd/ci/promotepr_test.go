@@ -16,6 +16,8 @@ import (
 	"github.com/ferry-ci/ferry/modules/gitops/forge/local"
 	"github.com/ferry-ci/ferry/modules/oci"
 	"github.com/ferry-ci/ferry/modules/pipeline"
+	"github.com/ferry-ci/ferry/modules/pipeline/native"
+	"github.com/ferry-ci/ferry/modules/pipeline/native/nativetest"
 )
 
 // TestPromotePREndToEnd releases a service on the embedded defaults, merges
@@ -175,4 +177,59 @@ func writeFile(t *testing.T, path string, b []byte) {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestPromotePRRealRegistry releases into a real distribution registry
+// that wants a login, then pins the pushed digest in production with
+// promote-pr: refused without the registry's credentials (the gates cannot
+// read the image), created with them, the password in no output.
+func TestPromotePRRealRegistry(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and tests a service")
+	}
+	host := nativetest.StartRegistry(t, registryUser, registryPassword)
+	root := copyRepo(t)
+	t.Setenv(passwordEnv, "e2e-password")
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	t.Setenv("GITHUB_TOKEN", "")
+	t.Setenv(native.RegistryUsernameEnv, registryUser)
+	t.Setenv(native.RegistryPasswordEnv, registryPassword)
+	var rep pipeline.Report
+	command(t, root, &rep, "release", "--service", e2eService, "--registry", host+"/ferry")
+	ref, err := oci.ParsePinned(rep.Services[0].Image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref.Repository().String() != host+"/ferry/"+e2eService {
+		t.Fatalf("released %s, want it under %s/ferry", ref, host)
+	}
+	forge, err := local.New(filepath.Join(root, ".ci", "state", "deployments.git"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := forge.Merge(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"promote-pr", "--service", e2eService, "--env", "production", "--image", ref.String(), "--registry", host + "/ferry"}
+
+	t.Setenv(native.RegistryUsernameEnv, "")
+	t.Setenv(native.RegistryPasswordEnv, "")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), append(append([]string{}, args...), "--root", root), &stdout, &stderr)
+	t.Logf("without credentials:\n%s", stderr.String())
+	if code != 1 || !strings.Contains(stderr.String(), "promotion gate failed") || !strings.Contains(stderr.String(), "digest-exists") {
+		t.Fatalf("promote-pr without credentials: exit %d, want 1 and the gate refusing:\n%s", code, stderr.String())
+	}
+
+	t.Setenv(native.RegistryUsernameEnv, registryUser)
+	t.Setenv(native.RegistryPasswordEnv, registryPassword)
+	stdout.Reset()
+	stderr.Reset()
+	if code := run(context.Background(), append(append([]string{}, args...), "--root", root), &stdout, &stderr); code != 0 {
+		t.Fatalf("promote-pr: exit %d:\n%s", code, stderr.String())
+	}
+	if want := "pr         #2 promote/production/" + e2eService + " -> main (created, "; !strings.Contains(stdout.String(), want) {
+		t.Errorf("promote-pr said:\n%s\nwant %q", stdout.String(), want)
+	}
+	noSecrets(t, map[string]string{"stdout": stdout.String(), "stderr": stderr.String()}, registryPassword)
 }
