@@ -222,23 +222,33 @@ func (r *Repo) DirExists(h plumbing.Hash, path string) (bool, error) {
 	return err == nil, err
 }
 
-// Files returns every file under dir (slash-separated, "" or "." for the
-// whole tree) at commit h, keyed by path from the root.
-func (r *Repo) Files(h plumbing.Hash, dir string) (map[string][]byte, error) {
+// subtree returns the tree of dir (slash-separated, "" or "." for the whole
+// tree) at commit h, and the prefix that turns its paths into paths from
+// the root.
+func (r *Repo) subtree(h plumbing.Hash, dir string) (*object.Tree, string, error) {
 	c, err := r.Commit(h)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	t, err := c.Tree()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	prefix := ""
-	if dir != "" && dir != "." {
-		if t, err = t.Tree(dir); err != nil {
-			return nil, fmt.Errorf("reading %s at %s: %w", dir, h.String()[:12], err)
-		}
-		prefix = dir + "/"
+	if dir == "" || dir == "." {
+		return t, "", nil
+	}
+	if t, err = t.Tree(dir); err != nil {
+		return nil, "", fmt.Errorf("reading %s at %s: %w", dir, h.String()[:12], err)
+	}
+	return t, dir + "/", nil
+}
+
+// Files returns every file under dir (slash-separated, "" or "." for the
+// whole tree) at commit h, keyed by path from the root.
+func (r *Repo) Files(h plumbing.Hash, dir string) (map[string][]byte, error) {
+	t, prefix, err := r.subtree(h, dir)
+	if err != nil {
+		return nil, err
 	}
 	out := map[string][]byte{}
 	err = t.Files().ForEach(func(f *object.File) error {
@@ -256,20 +266,9 @@ func (r *Repo) Files(h plumbing.Hash, dir string) (map[string][]byte, error) {
 // or "." for the whole tree) at commit h, keyed by path from the root,
 // without reading the files.
 func (r *Repo) Blobs(h plumbing.Hash, dir string) (map[string]plumbing.Hash, error) {
-	c, err := r.Commit(h)
+	t, prefix, err := r.subtree(h, dir)
 	if err != nil {
 		return nil, err
-	}
-	t, err := c.Tree()
-	if err != nil {
-		return nil, err
-	}
-	prefix := ""
-	if dir != "" && dir != "." {
-		if t, err = t.Tree(dir); err != nil {
-			return nil, fmt.Errorf("reading %s at %s: %w", dir, h.String()[:12], err)
-		}
-		prefix = dir + "/"
 	}
 	w := object.NewTreeWalker(t, true, nil)
 	defer w.Close()
