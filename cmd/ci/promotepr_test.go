@@ -217,7 +217,9 @@ func TestPromotePRRealRegistry(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), append(append([]string{}, args...), "--root", root), &stdout, &stderr)
 	t.Logf("without credentials:\n%s", stderr.String())
-	if code != 1 || !strings.Contains(stderr.String(), "promotion gate failed") || !strings.Contains(stderr.String(), "digest-exists") {
+	noSecrets(t, map[string]string{"stderr": stderr.String()}, registryPassword)
+	if code != 1 || !strings.Contains(stderr.String(), "promotion gate failed") || !strings.Contains(stderr.String(), "digest-exists") ||
+		!strings.Contains(stderr.String(), "set "+native.RegistryUsernameEnv+" and "+native.RegistryPasswordEnv+", or docker login "+host) {
 		t.Fatalf("promote-pr without credentials: exit %d, want 1 and the gate refusing:\n%s", code, stderr.String())
 	}
 

@@ -273,6 +273,9 @@ func open(ctx context.Context, cfg Config) (_ *Runner, err error) {
 		opts = append(opts, gitops.WithAuth(r.deploy.auth()))
 	}
 	g := gate{client: r.client, verifier: r.verifier}
+	if r.target != nil {
+		g.login = r.target.login()
+	}
 	opts = append(opts, gitops.WithDigestChecker(g), gitops.WithSignatureVerifier(g))
 	if r.promoter, err = gitops.New(repoURL, f, opts...); err != nil {
 		return nil, err

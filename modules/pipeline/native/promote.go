@@ -2,7 +2,11 @@ package native
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/ferry-ci/ferry/modules/gitops"
 	"github.com/ferry-ci/ferry/modules/oci"
@@ -52,6 +56,18 @@ func promotion(res *gitops.Result) pipeline.Promotion {
 type gate struct {
 	client   *registry.Client
 	verifier pipeline.Verifier
+	// login says how to give the registry's credentials, for a refusal
+	// (401, 403); empty for the embedded registry.
+	login string
+}
+
+// withLogin adds g.login to a registry's refusal of the credentials.
+func (g gate) withLogin(err error) error {
+	var te *transport.Error
+	if g.login != "" && errors.As(err, &te) && (te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden) {
+		return fmt.Errorf("%w (%s)", err, g.login)
+	}
+	return err
 }
 
 var (
@@ -65,7 +81,8 @@ func (g gate) Exists(ctx context.Context, ref string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return g.client.Exists(ctx, p)
+	ok, err := g.client.Exists(ctx, p)
+	return ok, g.withLogin(err)
 }
 
 // Verify checks ref's signature with the release policy (the key, or the
@@ -77,7 +94,7 @@ func (g gate) Verify(ctx context.Context, ref, _ string) (gitops.Signature, erro
 	}
 	v, err := g.verifier.Verify(ctx, p)
 	if err != nil {
-		return gitops.Signature{}, err
+		return gitops.Signature{}, g.withLogin(err)
 	}
 	sig := gitops.Signature{}
 	if len(v.Signers) > 0 {

@@ -158,7 +158,7 @@ func (t *registryTarget) checkPush(ctx context.Context, repo oci.Repository) err
 	if err == nil {
 		return nil
 	}
-	hint := fmt.Sprintf("set %s and %s, or docker login %s", RegistryUsernameEnv, RegistryPasswordEnv, t.host)
+	hint := t.login()
 	switch {
 	case oci.Classify(err) == oci.Retryable:
 		return pipeline.MarkRetryable(fmt.Errorf("checking push access to %s: registry %s did not answer: %w", repo, t.host, err))
@@ -167,6 +167,11 @@ func (t *registryTarget) checkPush(ctx context.Context, repo oci.Repository) err
 	default:
 		return pipeline.MarkTerminal(fmt.Errorf("checking push access to %s: registry %s refused the credentials from %s (%s): %w", repo, t.host, t.source, hint, err))
 	}
+}
+
+// login says how to give the registry's credentials.
+func (t *registryTarget) login() string {
+	return fmt.Sprintf("set %s and %s, or docker login %s", RegistryUsernameEnv, RegistryPasswordEnv, t.host)
 }
 
 // plainHTTPError refuses plain HTTP to a registry off loopback.
