@@ -105,6 +105,9 @@ func (m *Ci) Release(
 		// The promotion gate verifies the signature again, against the
 		// same signer Verify requires.
 		gitops.signer = keylessSigner{identity: certificateIdentity, identityRegexp: certificateIdentityRegexp, issuer: certificateOidcIssuer}
+	} else {
+		// With the same key Verify uses: the container has no other.
+		gitops.publicKey = publicKey
 	}
 	// Every input is checked before the first step: a release that would
 	// fail at Sign or PromotePR must not push first.

@@ -231,8 +231,13 @@ func TestFakeEngineReleaseWithKey(t *testing.T) {
 				t.Errorf("verify = %q, want the public key", args)
 			}
 		case "promote-pr":
-			if args := lastExec(q.Chain); slices.Contains(args, "--keyless") {
-				t.Errorf("promote-pr = %q: a key release is not keyless", args)
+			if args := lastExec(q.Chain); slices.Contains(args, "--keyless") || !slices.Contains(args, "--public-key") {
+				t.Errorf("promote-pr = %q: a key release is not keyless, and its gates check Verify's key", args)
+			}
+			mounted := q.Chain.All("withMountedFile")
+			if len(mounted) != 1 || mounted[0].Arg("path") != runnerPublicKeyPath ||
+				resolve(t, e, mounted[0], "source").String() != `loadFileFromID(id:"public-key-id")` {
+				t.Errorf("promote-pr mounts %v, want the --public-key file at %s", mounted, runnerPublicKeyPath)
 			}
 		}
 	}

@@ -18,6 +18,8 @@ import (
 const (
 	// runnerRoot is where the repository is mounted.
 	runnerRoot = "/repo"
+	// runnerPublicKeyPath is where the native runner reads --public-key.
+	runnerPublicKeyPath = "/run/ferry/gates/cosign.pub"
 	// forgeTokenVariable, registryUserVariable and registryPasswordVariable
 	// are the variables the native runner reads its credentials from.
 	forgeTokenVariable       = "FERRY_FORGE_TOKEN"
@@ -34,6 +36,10 @@ type gitopsOpts struct {
 	username    string
 	password    *dagger.Secret
 	signer      keylessSigner
+	// publicKey is the cosign key the promotion gates verify a --key
+	// signature with (the runner's own .ci/state key does not exist in a
+	// fresh container); nil with a keyless signer.
+	publicKey *dagger.File
 }
 
 // keylessSigner is whose keyless signature the promotion gates accept;
@@ -81,6 +87,9 @@ func (o gitopsOpts) validate() error {
 		return fmt.Errorf("reading registry credentials: %w: give --username and --password together", policy.ErrInvalid)
 	}
 	if o.signer.set() {
+		if o.publicKey != nil {
+			return fmt.Errorf("choosing whose signature the gates accept: %w: --public-key verifies --key signatures, not keyless ones; give one of the two", policy.ErrInvalid)
+		}
 		return policy.ValidateIdentity(o.signer.identity, o.signer.identityRegexp, o.signer.issuer)
 	}
 	return nil
@@ -92,12 +101,18 @@ func (o gitopsOpts) args() []string {
 	if o.registry != "" {
 		args = append(args, "--registry", o.registry)
 	}
+	if o.publicKey != nil {
+		args = append(args, "--public-key", runnerPublicKeyPath)
+	}
 	return append(args, o.signer.args()...)
 }
 
 // with adds the credentials as the runner's variables, secrets as secrets.
 func (o gitopsOpts) with(ctr *dagger.Container) *dagger.Container {
 	ctr = ctr.WithSecretVariable(forgeTokenVariable, o.forgeToken)
+	if o.publicKey != nil {
+		ctr = ctr.WithMountedFile(runnerPublicKeyPath, o.publicKey)
+	}
 	if o.password != nil {
 		ctr = ctr.WithEnvVariable(registryUserVariable, o.username).
 			WithSecretVariable(registryPasswordVariable, o.password)
@@ -254,9 +269,12 @@ func (m *Ci) PromotePR(
 	// Keyless: the OIDC issuer of the signer's token.
 	// +default="https://token.actions.githubusercontent.com"
 	certificateOidcIssuer string,
+	// Cosign public key the gate verifies a --key signature with, instead of a keyless identity.
+	// +optional
+	publicKey *dagger.File,
 ) (string, error) {
 	return m.promotePR(ctx, service, ref, env, gitopsOpts{deployments: deployments, forge: forge, forgeToken: forgeToken, username: username, password: password,
-		signer: keylessSigner{identity: certificateIdentity, identityRegexp: certificateIdentityRegexp, issuer: certificateOidcIssuer}})
+		signer: keylessSigner{identity: certificateIdentity, identityRegexp: certificateIdentityRegexp, issuer: certificateOidcIssuer}, publicKey: publicKey})
 }
 
 // promotePR is PromotePR with its options gathered, shared with Release.
@@ -323,6 +341,9 @@ func (m *Ci) Promote(
 	// Keyless: the OIDC issuer of the signer's token.
 	// +default="https://token.actions.githubusercontent.com"
 	certificateOidcIssuer string,
+	// Cosign public key the gate verifies a --key signature with, instead of a keyless identity.
+	// +optional
+	publicKey *dagger.File,
 ) (string, error) {
 	if err := policy.ValidateService(service); err != nil {
 		return "", err
@@ -336,7 +357,7 @@ func (m *Ci) Promote(
 		return "", fmt.Errorf("promoting %q: %w: --from and --to are both %q", service, policy.ErrInvalid, from)
 	}
 	o := gitopsOpts{deployments: deployments, forge: forge, forgeToken: forgeToken, registry: registry, username: username, password: password,
-		signer: keylessSigner{identity: certificateIdentity, identityRegexp: certificateIdentityRegexp, issuer: certificateOidcIssuer}}
+		signer: keylessSigner{identity: certificateIdentity, identityRegexp: certificateIdentityRegexp, issuer: certificateOidcIssuer}, publicKey: publicKey}
 	if err := o.validate(); err != nil {
 		return "", err
 	}
@@ -368,6 +389,27 @@ func (m *Ci) Rollback(
 	// Forge token that may push a branch and open a pull request.
 	// +optional
 	forgeToken *dagger.Secret,
+	// Registry prefix of the images, e.g. ghcr.io/ferry-ci.
+	// +optional
+	registry string,
+	// Registry user name, for the gates that read the restored image.
+	// +optional
+	username string,
+	// Registry password or token that may read the image and its signatures.
+	// +optional
+	password *dagger.Secret,
+	// Keyless: the certificate identity the gate requires of the restored image's signature.
+	// +optional
+	certificateIdentity string,
+	// Keyless: an anchored regular expression of identities the gate accepts.
+	// +optional
+	certificateIdentityRegexp string,
+	// Keyless: the OIDC issuer of the signer's token.
+	// +default="https://token.actions.githubusercontent.com"
+	certificateOidcIssuer string,
+	// Cosign public key the gate verifies a --key signature with, instead of a keyless identity.
+	// +optional
+	publicKey *dagger.File,
 ) (string, error) {
 	if err := policy.ValidateService(service); err != nil {
 		return "", err
@@ -375,7 +417,10 @@ func (m *Ci) Rollback(
 	if err := policy.ValidateEnv(env); err != nil {
 		return "", err
 	}
-	o := gitopsOpts{deployments: deployments, forge: forge, forgeToken: forgeToken}
+	// The revert's digest passes the same gates as any promotion: it must
+	// still exist and verify.
+	o := gitopsOpts{deployments: deployments, forge: forge, forgeToken: forgeToken, registry: registry, username: username, password: password,
+		signer: keylessSigner{identity: certificateIdentity, identityRegexp: certificateIdentityRegexp, issuer: certificateOidcIssuer}, publicKey: publicKey}
 	if err := o.validate(); err != nil {
 		return "", err
 	}
