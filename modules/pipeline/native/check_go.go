@@ -222,19 +222,26 @@ func repoPath(root, dir, p string) string {
 	return path.Join(dir, filepath.ToSlash(p))
 }
 
+// goIn runs the go command in dir with env added, returning its combined
+// output and whether it failed; err is set only when the context ended.
+func goIn(ctx context.Context, goCmd, dir string, env []string, args ...string) (*bytes.Buffer, bool, error) {
+	cmd := exec.CommandContext(ctx, goCmd, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if cmd.Run() == nil {
+		return &out, false, nil
+	}
+	return &out, ctx.Err() == nil, ctx.Err()
+}
+
 // vetModule runs go vet ./... in the module and reports each position it
 // prints.
 func vetModule(ctx context.Context, root, mod, goCmd string) ([]Finding, error) {
-	cmd := exec.CommandContext(ctx, goCmd, "vet", "./...")
-	cmd.Dir = filepath.Join(root, filepath.FromSlash(mod))
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	if err == nil {
-		return nil, nil
-	}
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
+	out, failed, err := goIn(ctx, goCmd, filepath.Join(root, filepath.FromSlash(mod)), nil, "vet", "./...")
+	if !failed {
+		return nil, err
 	}
 	var fs []Finding
 	for _, line := range strings.Split(out.String(), "\n") {
@@ -264,17 +271,9 @@ var (
 // (go test ./... in its module, GOWORK=off) and reports each failing
 // package with its failing tests.
 func testService(ctx context.Context, root, name, dir, goCmd string) ([]Finding, error) {
-	cmd := exec.CommandContext(ctx, goCmd, "test", "./...")
-	cmd.Dir = filepath.Join(root, filepath.FromSlash(dir))
-	cmd.Env = append(os.Environ(), "GOWORK=off")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	if err == nil {
-		return nil, nil
-	}
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
+	out, failed, err := goIn(ctx, goCmd, filepath.Join(root, filepath.FromSlash(dir)), []string{"GOWORK=off"}, "test", "./...")
+	if !failed {
+		return nil, err
 	}
 	fix := "`cd " + dir + " && GOWORK=off go test ./...` reproduces it (the release's Test step runs exactly that)"
 	type pos struct {
