@@ -153,7 +153,8 @@ func (p *Promoter) lock(branch string) func() {
 // entries, rendering it only when the files it depends on changed: the key
 // is every blob of the deployments folder but the overlay itself, plus the
 // overlay without its images: list, so promotions merged into the base
-// (which change only images: entries) keep the render.
+// (which change only images: entries) keep the render. With
+// WithRenderCache the render is also kept on disk for the next process.
 func (s *session) baseRender(base plumbing.Hash, file string, content []byte) (*overlay.Base, error) {
 	stripped, err := overlay.StripImages(content)
 	if err != nil {
@@ -176,15 +177,18 @@ func (s *session) baseRender(base plumbing.Hash, file string, content []byte) (*
 	b, ok := p.bases[key]
 	p.mu.Unlock()
 	if ok {
-		return b, nil
-	}
-	fsys, err := s.tree(base)
-	if err != nil {
-		return nil, err
+		return b.ReadingFrom(func() (filesys.FileSystem, error) { return s.tree(base) }), nil
 	}
 	abs := "/" + file
-	if b, err = overlay.RenderBase(fsys, path.Dir(abs), abs, content); err != nil {
-		return nil, err
+	if b = s.loadRender(file, key, base, abs, content); b == nil {
+		fsys, err := s.tree(base)
+		if err != nil {
+			return nil, err
+		}
+		if b, err = overlay.RenderBase(fsys, path.Dir(abs), abs, content); err != nil {
+			return nil, err
+		}
+		s.storeRender(file, key, b)
 	}
 	p.mu.Lock()
 	if p.bases == nil || len(p.bases) >= 16 {
@@ -707,6 +711,7 @@ type options struct {
 	workDir    string
 	log        *slog.Logger
 	now        func() time.Time
+	renders    *overlay.Cache
 }
 
 func makeOptions(opts []Option) (options, error) {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"sigs.k8s.io/kustomize/api/filters/imagetag"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -42,12 +43,13 @@ var imageFieldSpecs = []types.FieldSpec{
 // concurrent use.
 type Base struct {
 	resources []*resource.Resource
-	images    [][]string       // container images per resource
-	byName    map[string][]int // image name -> resources holding it
-	names     map[string]bool  // every image name
-	exact     bool             // false: CheckDigests renders in full
-	fsys      filesys.FileSystem
-	dir, path string // the overlay, for the full render
+	images    [][]string                         // container images per resource
+	byName    map[string][]int                   // image name -> resources holding it
+	names     map[string]bool                    // every image name
+	exact     bool                               // false: CheckDigests renders in full
+	fsys      func() (filesys.FileSystem, error) // the files, for the full render
+	ownFiles  bool                               // fsys is held in memory (RenderBase)
+	dir, path string                             // the overlay, for the full render
 }
 
 // RenderBase renders the overlay in dir (kustomizationPath replaced by
@@ -62,6 +64,30 @@ func RenderBase(fsys filesys.FileSystem, dir, kustomizationPath string, original
 	if err != nil {
 		return nil, err
 	}
+	b, err := newBase(rm.Resources(), func() (filesys.FileSystem, error) { return fsys, nil }, dir, kustomizationPath, original)
+	if b != nil {
+		b.ownFiles = true
+	}
+	return b, err
+}
+
+// ReadingFrom returns b reading the overlay's files from fsys when a check
+// needs the full render: b itself if it holds its files (RenderBase), a
+// copy otherwise (a Base loaded from a Cache, whose loader may belong to a
+// clone that is gone). fsys must serve the files the render was made from.
+func (b *Base) ReadingFrom(fsys func() (filesys.FileSystem, error)) *Base {
+	if b.ownFiles {
+		return b
+	}
+	c := *b
+	c.fsys = sync.OnceValues(fsys)
+	return &c
+}
+
+// newBase indexes the resources of an overlay rendered without its
+// images: entries; original (the overlay with them) decides whether the
+// shortcut applies.
+func newBase(resources []*resource.Resource, fsys func() (filesys.FileSystem, error), dir, kustomizationPath string, original []byte) (*Base, error) {
 	b := &Base{byName: map[string][]int{}, names: map[string]bool{}, exact: true, fsys: fsys, dir: dir, path: kustomizationPath}
 	var k types.Kustomization
 	if err := k.Unmarshal(original); err != nil || len(k.Transformers) > 0 || len(k.Configurations) > 0 || len(k.Crds) > 0 {
@@ -70,7 +96,7 @@ func RenderBase(fsys filesys.FileSystem, dir, kustomizationPath string, original
 		// shows what they do.
 		b.exact = false
 	}
-	for i, r := range rm.Resources() {
+	for i, r := range resources {
 		imgs, err := resourceImages(r)
 		if err != nil {
 			return nil, err
@@ -121,7 +147,11 @@ func (b *Base) CheckDigests(edited []byte, images []Image) error {
 	if b.exact && b.quickCheck(edited, images) == nil {
 		return nil
 	}
-	return CheckDigests(b.fsys, b.dir, b.path, edited, images)
+	fsys, err := b.fsys()
+	if err != nil {
+		return err
+	}
+	return CheckDigests(fsys, b.dir, b.path, edited, images)
 }
 
 var errQuick = errors.New("quick render check inconclusive")

@@ -39,17 +39,17 @@ func must(t *testing.T, err error) {
 	}
 }
 
-// TestBaseCheckDigestsAgreesWithFullRender checks that the rendered-once
-// Base decides exactly as a full krusty render of the edited overlay,
-// including cases its shortcut cannot model.
-func TestBaseCheckDigestsAgreesWithFullRender(t *testing.T) {
-	const path = "/overlays/staging/kustomization.yaml"
-	tests := []struct {
-		name    string
-		extra   string // kustomization after resources:
-		images  []Image
-		wantErr error
-	}{
+// agreementCase is an overlay edit whose render check a Base (fresh or
+// from a Cache) must decide as a full render does.
+type agreementCase struct {
+	name    string
+	extra   string // kustomization after resources:
+	images  []Image
+	wantErr error
+}
+
+func agreementCases() []agreementCase {
+	return []agreementCase{
 		{name: "tag and digest", extra: "images:\n- name: ghcr.io/acme/api\n  newTag: v2\n  digest: " + digestA + "\n",
 			images: []Image{{Name: "ghcr.io/acme/api", NewTag: "v2", Digest: digestA}}},
 		{name: "new name", extra: "images:\n- name: ghcr.io/acme/api\n  newName: registry.example.com/api\n  digest: " + digestA + "\n",
@@ -65,7 +65,14 @@ func TestBaseCheckDigestsAgreesWithFullRender(t *testing.T) {
 			"patches:\n- patch: |-\n    - op: replace\n      path: /spec/template/spec/containers/0/image\n      value: ghcr.io/acme/other:x\n  target:\n    kind: Deployment\n    name: api\n",
 			images: []Image{{Name: "ghcr.io/acme/other", Digest: digestA}}},
 	}
-	for _, tt := range tests {
+}
+
+// TestBaseCheckDigestsAgreesWithFullRender checks that the rendered-once
+// Base decides exactly as a full krusty render of the edited overlay,
+// including cases its shortcut cannot model.
+func TestBaseCheckDigestsAgreesWithFullRender(t *testing.T) {
+	const path = "/overlays/staging/kustomization.yaml"
+	for _, tt := range agreementCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			fs := memTree(t, []string{"api", "web"}, tt.extra)
 			content, err := fs.ReadFile(path)
