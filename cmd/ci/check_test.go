@@ -36,6 +36,22 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// TestCheckSince: the command the pre-push hook runs is accepted and
+// reaches the checks of what changed (nothing since HEAD in a clean clone).
+func TestCheckSince(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"check", "--since", "HEAD", "--root", "../..", "--output", "json"}, &stdout, &stderr)
+	if code == 2 {
+		t.Fatalf("check --since refused as a usage error:\n%s", stderr.String())
+	}
+	var rep struct {
+		Since string `json:"since"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil || rep.Since != "HEAD" {
+		t.Fatalf("report since = %q (%v), want HEAD; exit %d\n%s%s", rep.Since, err, code, stdout.String(), stderr.String())
+	}
+}
+
 // TestCheckRefusesAService: check covers the whole repository.
 func TestCheckRefusesAService(t *testing.T) {
 	var stdout, stderr bytes.Buffer

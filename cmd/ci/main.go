@@ -53,7 +53,8 @@ commands:
 
 flags:
   --service NAME     a service (release, plan: repeatable or comma-separated)
-  --since REV        release, plan: every service affected since REV
+  --since REV        release, plan: every service affected since REV; check: also
+                     gofmt, go vet and the tests of what changed since REV
   --env ENV          the environment (default production for promote, else staging)
   --from ENV         promote: the environment whose pin is copied (default staging)
   --image REF        promote-pr: the image, pinned by digest (registry/repo@sha256:...);
@@ -168,7 +169,11 @@ func parse(args []string, stderr io.Writer) (string, options, error) {
 		if (len(o.services) == 0) == (o.since == "") {
 			return "", o, errors.New("name --service or --since, one of the two")
 		}
-	case "check", "install-hooks":
+	case "check":
+		if len(o.services) > 0 {
+			return "", o, errors.New("check takes no --service: it covers the repository, and with --since REV also lints and tests what changed since REV")
+		}
+	case "install-hooks":
 		if len(o.services) > 0 || o.since != "" {
 			return "", o, fmt.Errorf("%s takes no --service or --since: it covers the whole repository", cmd)
 		}
@@ -252,7 +257,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return finish(writePromotion(stdout, o.output, o.services[0], p), stderr)
 	case "check":
-		rep, err := native.Check(ctx, o.root)
+		rep, err := native.Check(ctx, o.root, checkOptions(o)...)
 		if err != nil {
 			fmt.Fprintf(stderr, "ci: %v\n", err)
 			return 1
