@@ -84,7 +84,7 @@ func TestReleaseEndToEnd(t *testing.T) {
 	if ok, err := client.Exists(context.Background(), ref); err != nil || !ok {
 		t.Fatalf("registry has %s: %v, %v", ref, ok, err)
 	}
-	assertSBOM(t, client, ref)
+	sbom := assertSBOM(t, client, ref)
 	pubPath := filepath.Join(state, "keys", "cosign.pub")
 	pub, err := keys.LoadPublic(pubPath)
 	if err != nil {
@@ -135,6 +135,9 @@ func TestReleaseEndToEnd(t *testing.T) {
 	prs, err := forge.List(context.Background(), "")
 	if err != nil || len(prs) != 1 || prs[0].Head != branch || prs[0].Base != "main" {
 		t.Fatalf("pull requests = %+v, %v; want one from %s into main", prs, err, branch)
+	}
+	if want := "- " + e2eService + ": SBOM " + sbom.String() + ","; !strings.Contains(prs[0].Body, want) {
+		t.Errorf("the pull request body lacks the SBOM pointer %q:\n%s", want, prs[0].Body)
 	}
 
 	// Merge it: staging runs the digest, verify says so, promote copies it
@@ -336,7 +339,7 @@ func TestHelp(t *testing.T) {
 // referrer (subject: the image index) under sha256-<hex>.sbom, listed by
 // the referrers index, and it describes the service's Go module; crane
 // reads it too.
-func assertSBOM(t *testing.T, client *registry.Client, ref oci.Pinned) {
+func assertSBOM(t *testing.T, client *registry.Client, ref oci.Pinned) oci.Pinned {
 	t.Helper()
 	ctx := context.Background()
 	tag, err := ref.Repository().Tag(native.SBOMTag(ref.Digest()))
@@ -404,4 +407,5 @@ func assertSBOM(t *testing.T, client *registry.Client, ref oci.Pinned) {
 			t.Errorf("crane manifest %s: %v\n%s", tag, err, out)
 		}
 	}
+	return sbom
 }

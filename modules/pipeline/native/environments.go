@@ -98,7 +98,7 @@ func (r *Runner) Promote(ctx context.Context, service, from, env string) (pipeli
 	if err != nil {
 		return pipeline.Promotion{}, err
 	}
-	g := &GitOpsPromoter{Promoter: r.promoter}
+	g := &GitOpsPromoter{Promoter: r.promoter, SBOMs: &GoPusher{Client: r.client}}
 	return g.PromotePR(ctx, env, pipeline.Target{Service: svc, Name: svc.Name}, ref)
 }
 

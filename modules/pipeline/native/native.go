@@ -397,7 +397,7 @@ func (r *Runner) release(ctx context.Context, targets []pipeline.Target) (*pipel
 			Pusher:   &GoPusher{Client: r.client},
 			Signer:   r.signer,
 			Verifier: r.verifier,
-			Promoter: &GitOpsPromoter{Promoter: r.promoter},
+			Promoter: &GitOpsPromoter{Promoter: r.promoter, SBOMs: &GoPusher{Client: r.client}},
 		},
 		Env:         r.cfg.Env,
 		Concurrency: r.cfg.Concurrency,

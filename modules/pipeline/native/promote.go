@@ -20,19 +20,35 @@ import (
 // signature verifies).
 type GitOpsPromoter struct {
 	Promoter *gitops.Promoter
+	// SBOMs finds an image's SBOM, for the pull request body's pointer
+	// (nil: no pointer).
+	SBOMs SBOMFinder
+}
+
+// SBOMFinder finds the SBOM attached to an image; GoPusher is one.
+type SBOMFinder interface {
+	SBOM(ctx context.Context, ref oci.Pinned) (oci.Pinned, bool, error)
 }
 
 var _ pipeline.Promoter = (*GitOpsPromoter)(nil)
 
 // PromotePR pins ref as t's image in env.
 func (g *GitOpsPromoter) PromotePR(ctx context.Context, env string, t pipeline.Target, ref oci.Pinned) (pipeline.Promotion, error) {
-	res, err := g.Promoter.Promote(ctx, gitops.Request{Env: env, Images: []gitops.Image{{
+	img := gitops.Image{
 		Service:      t.Name,
 		Name:         t.Service.Image,
 		NewName:      ref.Repository().String(),
 		Digest:       ref.Digest().String(),
 		SourceCommit: t.Commit,
-	}}})
+	}
+	if g.SBOMs != nil {
+		// A pointer for the body only: a registry that cannot be read
+		// fails the gates that run next, with their reason and hint.
+		if sb, ok, err := g.SBOMs.SBOM(ctx, ref); err == nil && ok {
+			img.SBOM = sb.String()
+		}
+	}
+	res, err := g.Promoter.Promote(ctx, gitops.Request{Env: env, Images: []gitops.Image{img}})
 	if err != nil {
 		err = fmt.Errorf("promoting %s to %s: %w", ref, env, err)
 		if gitops.Retryable(err) {

@@ -32,7 +32,7 @@ func (r *Runner) PromotePR(ctx context.Context, service string, ref oci.Pinned, 
 	if err != nil {
 		return pipeline.Promotion{}, err
 	}
-	g := &GitOpsPromoter{Promoter: r.promoter}
+	g := &GitOpsPromoter{Promoter: r.promoter, SBOMs: &GoPusher{Client: r.client}}
 	return g.PromotePR(ctx, env, pipeline.Target{Service: svc, Name: svc.Name}, ref)
 }
 
