@@ -19,7 +19,6 @@ import (
 	"github.com/ferry-ci/ferry/modules/gitops/forge/local"
 	"github.com/ferry-ci/ferry/modules/gitops/gitrepo"
 	"github.com/ferry-ci/ferry/modules/oci"
-	"github.com/ferry-ci/ferry/modules/oci/build"
 	"github.com/ferry-ci/ferry/modules/oci/embedded"
 	"github.com/ferry-ci/ferry/modules/oci/registry"
 	"github.com/ferry-ci/ferry/modules/pipeline"
@@ -172,7 +171,6 @@ type Runner struct {
 	deploy   *deploymentsSpec
 	clone    *gitrepo.Repo // the remote deployments repository's main
 	promoter *gitops.Promoter
-	builder  *build.Builder
 	cleanup  []func()
 }
 
@@ -278,9 +276,6 @@ func open(ctx context.Context, cfg Config) (_ *Runner, err error) {
 	}
 	opts = append(opts, gitops.WithDigestChecker(g), gitops.WithSignatureVerifier(g))
 	if r.promoter, err = gitops.New(repoURL, f, opts...); err != nil {
-		return nil, err
-	}
-	if r.builder, err = build.New(r.client); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -393,7 +388,7 @@ func (r *Runner) release(ctx context.Context, targets []pipeline.Target) (*pipel
 	return pipeline.Release(ctx, pipeline.Config{
 		Steps: pipeline.Steps{
 			Tester:   &GoTester{Root: r.cfg.Root},
-			Builder:  &GoBuilder{Root: r.cfg.Root, Builder: r.builder, Platforms: []v1.Platform{{OS: "linux", Architecture: runtime.GOARCH}}},
+			Builder:  &GoBuilder{Root: r.cfg.Root, Bases: r.client, Platforms: []v1.Platform{{OS: "linux", Architecture: runtime.GOARCH}}},
 			Pusher:   &GoPusher{Client: r.client},
 			Signer:   r.signer,
 			Verifier: r.verifier,

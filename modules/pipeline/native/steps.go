@@ -74,10 +74,6 @@ func tail(s string, lines int) string {
 type GoBuilder struct {
 	// Root is the repository root.
 	Root string
-	// Builder is not used: each build makes its own builder over a staging
-	// registry so that the SBOM comes out with the index. Kept so that
-	// callers setting it still compile; to be removed.
-	Builder *build.Builder
 	// Bases is where base images named by digest are read (nil: only the
 	// built-in base is available).
 	Bases build.Registry
