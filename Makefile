@@ -41,8 +41,8 @@ staticcheck: dagger-stubs ## staticcheck every module, and the Dagger module
 
 lint: fmt-check vet staticcheck ## gofmt, go vet and staticcheck
 
-test-go: ## go test every module beside a throwaway PostgreSQL
-	scripts/with-postgres.sh go test -count=1 -timeout 45m $(GO_PKGS)
+test-go: ## go test every module beside a throwaway PostgreSQL, long tests included
+	FERRY_LONG_TESTS=1 scripts/with-postgres.sh go test -count=1 -timeout 45m $(GO_PKGS)
 
 test-dagger: dagger-stubs ## the Dagger module's engine-less proof (ci/ stays out of go.work)
 	cd ci && GOWORK=off go test -count=1 ./...

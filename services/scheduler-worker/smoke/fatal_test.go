@@ -3,6 +3,7 @@ package smoke_test
 import (
 	"context"
 	"errors"
+	"os"
 	"strconv"
 	"syscall"
 	"testing"
@@ -27,6 +28,11 @@ import (
 // back: it never exits or crash-loops. It takes over three minutes of
 // waiting, so it runs beside the other smoke tests.
 func TestFatalWorkerErrorRestarts(t *testing.T) {
+	if os.Getenv("FERRY_LONG_TESTS") == "" {
+		// Every release runs the service's tests: four minutes of waiting
+		// on the SDK belong in CI, not in each release.
+		t.Skip("waits over three minutes for the SDK's fatal error; set FERRY_LONG_TESTS=1 (make test does)")
+	}
 	t.Parallel()
 	temporalBin := temporalCLI(t)
 	dbURL := pgtest.NewMigratedDatabase(t)
