@@ -11,31 +11,8 @@ import (
 	"testing"
 
 	"github.com/ferry-ci/ferry/modules/signing/keys"
+	"github.com/ferry-ci/ferry/modules/signing/signingtest"
 )
-
-// findTool returns the pinned tool from PATH or the tools cache; without it
-// the test fails in CI and skips elsewhere.
-func findTool(t testing.TB, tool string) string {
-	t.Helper()
-	if p, err := exec.LookPath(tool); err == nil {
-		return p
-	}
-	dir := os.Getenv("FERRY_TOOLS_DIR")
-	if dir == "" {
-		if home, err := os.UserHomeDir(); err == nil {
-			dir = filepath.Join(home, ".cache", "ferry", "tools")
-		}
-	}
-	p := filepath.Join(dir, "bin", tool)
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s not found: run .ci/tools.sh %s", tool, tool)
-	}
-	t.Skipf("%s not found: run .ci/tools.sh %s", tool, tool)
-	return ""
-}
 
 // cosignCLI runs the real cosign with an empty HOME (no TUF cache, no
 // network) and COSIGN_PASSWORD from the environment given.
@@ -46,7 +23,7 @@ type cosignCLI struct {
 
 func newCosign(t testing.TB) *cosignCLI {
 	t.Helper()
-	return &cosignCLI{bin: findTool(t, "cosign"), home: t.TempDir()}
+	return &cosignCLI{bin: signingtest.Tool(t, "cosign"), home: t.TempDir()}
 }
 
 func (c *cosignCLI) run(t testing.TB, password string, args ...string) (string, error) {

@@ -1,84 +1,19 @@
 package signing
 
 import (
-	"context"
 	"crypto/ecdsa"
-	"fmt"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
-	"time"
-)
 
-// startDistribution runs the pinned distribution registry (v3.1.2) on a
-// loopback port with filesystem storage in a temporary directory, and
-// returns its host:port.
-func startDistribution(t testing.TB) string {
-	t.Helper()
-	bin := findTool(t, "registry")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	dir := t.TempDir()
-	cfg := fmt.Sprintf(`version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: %s
-  delete:
-    enabled: true
-http:
-  addr: %s
-`, filepath.Join(dir, "data"), addr)
-	cfgPath := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "serve", cfgPath)
-	cmd.Env = []string{"HOME=" + dir, "OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true"}
-	logf, err := os.Create(filepath.Join(dir, "registry.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-		logf.Close()
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return addr
-			}
-		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(filepath.Join(dir, "registry.log"))
-			t.Fatalf("registry did not start on %s: %v\n%s", addr, err, b)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
+	"github.com/ferry-ci/ferry/modules/signing/signingtest"
+)
 
 // TestDistributionInterop runs the signing round trips on a real
 // distribution registry process, in both directions with the cosign CLI.
 func TestDistributionInterop(t *testing.T) {
-	host := startDistribution(t)
+	host := signingtest.StartRegistry(t, signingtest.WithDelete())
 	c := newCosign(t)
 	dir := t.TempDir()
 	c.mustRun(t, "pw", "generate-key-pair", "--output-key-prefix", filepath.Join(dir, "cosign"))
