@@ -102,6 +102,26 @@ func TestRenderCacheAcrossPromoters(t *testing.T) {
 		t.Fatalf("the corrupt file was not rewritten:\n%s", logs.String())
 	}
 	plan("render cache hit", 3)
+
+	// An overlay with a transformer plugin is decided by the full render,
+	// which reads the files of the run that loaded the cached render, also
+	// when the same Promoter uses the render again.
+	const overlayPath = "deployments/overlays/staging/kustomization.yaml"
+	staging := gittest.Git(t, f.bare, "show", "main:"+overlayPath) + "\n" +
+		"transformers:\n- |-\n  apiVersion: builtin\n  kind: LabelTransformer\n  metadata:\n    name: team\n  labels:\n    team: acme\n  fieldSpecs:\n  - path: metadata/labels\n    create: true\n"
+	commit(map[string]string{overlayPath: staging})
+	plan("render cache stored", 4)
+	logs.Reset()
+	p := newPromoter()
+	for i := range 2 {
+		res, err := p.Plan(ctx, worker)
+		if err != nil || res.Action != Created {
+			t.Fatalf("plan %d with a transformer: %+v %v", i, res, err)
+		}
+	}
+	if n := strings.Count(logs.String(), "render cache hit"); n != 1 {
+		t.Fatalf("%d disk hits, want 1 (then memory):\n%s", n, logs.String())
+	}
 }
 
 // TestWithRenderCacheValidates checks the option's bad input.
