@@ -114,6 +114,11 @@ func TestReleaseEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The render check's base is cached for the next run.
+	if cached, err := filepath.Glob(filepath.Join(state, "cache", "render", "*", "*")); err != nil || len(cached) == 0 {
+		t.Errorf("render cache under %s: %v, %v; want the rendered base", state, cached, err)
+	}
+
 	// The deployments repository: one promotion commit on the branch, one
 	// pull request record, the digest pinned on the branch only.
 	bare := filepath.Join(state, "deployments.git")

@@ -27,7 +27,8 @@ import (
 // StateDir is where the embedded defaults live, relative to the repository
 // root: registry/ (the embedded registry's storage), keys/ (the local
 // signing key), deployments.git (the local deployments repository, whose
-// pull requests the local forge records beside it) and tmp/.
+// pull requests the local forge records beside it), cache/render (the
+// render check's rendered bases, reused across runs) and tmp/.
 const StateDir = ".ci/state"
 
 // The forges the runner knows by name.
@@ -242,7 +243,9 @@ func open(ctx context.Context, cfg Config) (_ *Runner, err error) {
 	}
 	var f gitops.Forge
 	repoURL := r.deploy.path
-	opts := []gitops.Option{gitops.WithWorkDir(tmp)}
+	// The rendered bases outlive the run: the next run's render check
+	// starts warm (a 200-service overlay's cold render costs seconds).
+	opts := []gitops.Option{gitops.WithWorkDir(tmp), gitops.WithRenderCache(filepath.Join(cfg.State, "cache", "render"))}
 	if r.deploy.local() {
 		if cfg.Deployments == "" {
 			if err := seedDeployments(cfg.Root, r.deploy.path, tmp); err != nil {
