@@ -175,7 +175,7 @@ func TestCosignVerifiesOurKeylessSignatures(t *testing.T) {
 			if _, err := Sign(ctx, d, keylessSigner(t, f, tok), WithFormat(tc.format), WithTransparencyLog(f.tlog())); err != nil {
 				t.Fatal(err)
 			}
-			base := []string{"verify", "--trusted-root", f.trustedRoot, "--insecure-ignore-sct=true",
+			base := []string{"verify", "--trusted-root", f.TrustedRoot, "--insecure-ignore-sct=true",
 				"--certificate-oidc-issuer", githubIssuer}
 			c.mustRun(t, "", append(base, "--certificate-identity", testWorkflow, d.String())...)
 			c.mustRun(t, "", append(base, "--certificate-identity-regexp", `^https://github\.com/ferry-ci/ferry/\.github/workflows/release\.yml@refs/heads/main$`,

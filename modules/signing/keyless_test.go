@@ -13,7 +13,7 @@ import (
 
 func keylessSigner(t testing.TB, f *fakeSigstore, token string) *KeylessSigner {
 	t.Helper()
-	s, err := NewKeylessSigner(oidc.Static(token), f.fulcio.URL)
+	s, err := NewKeylessSigner(oidc.Static(token), f.FulcioURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,9 +74,9 @@ func TestKeylessRejects(t *testing.T) {
 		}
 		// A certificate that had expired when the log saw the signature.
 		expired := pushRandom(t, host, "app")
-		f.certWindow.Store(&[2]time.Time{time.Now().Add(-2 * time.Hour), time.Now().Add(-time.Hour)})
+		f.SetCertWindow(time.Now().Add(-2*time.Hour), time.Now().Add(-time.Hour))
 		_, err := Sign(ctx, expired, keylessSigner(t, f, tok), WithFormat(format), WithTransparencyLog(f.tlog()))
-		f.certWindow.Store(nil)
+		f.SetCertWindow(time.Time{}, time.Time{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,7 +205,7 @@ func TestKeylessFromGitHubActionsFake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewKeylessSigner(tokens, f.fulcio.URL)
+	s, err := NewKeylessSigner(tokens, f.FulcioURL)
 	if err != nil {
 		t.Fatal(err)
 	}
