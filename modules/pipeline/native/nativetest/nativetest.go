@@ -1,7 +1,10 @@
-// Package nativetest starts the real servers the native runner's tests
-// release into: a distribution registry with htpasswd authentication and a
-// Gitea server, both on loopback. A missing tool skips the test, or fails
-// it when CI is set.
+// Package nativetest starts the servers the native runner's tests release
+// into, all on loopback: a distribution registry with htpasswd
+// authentication, a Gitea server and an offline Fulcio and Rekor. It keeps
+// the names cmd/ci and the native runner's tests use; the servers
+// themselves live in modules/signing/signingtest and
+// modules/gitops/forge/gitea/giteatest. A missing tool skips the test, or
+// fails it when CI is set.
 package nativetest
 
 import (
