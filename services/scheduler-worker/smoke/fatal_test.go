@@ -72,20 +72,6 @@ func TestFatalWorkerErrorRestarts(t *testing.T) {
 			t.Logf("worker output:\n%s%s", w.stdout.String(), w.stderr.String())
 		}
 	}()
-	readyz := func(want int) func() bool {
-		return func() bool { c, _ := httpGet(base + "/readyz"); return c == want }
-	}
-	alive := func(step string) {
-		t.Helper()
-		select {
-		case <-w.done:
-			t.Fatalf("%s: the worker exited (%d)", step, w.exitCode())
-		default:
-		}
-		if c, _ := httpGet(base + "/livez"); c != 200 {
-			t.Fatalf("%s: livez = %d, want 200", step, c)
-		}
-	}
 	count := func(msg string) int {
 		n := 0
 		for _, l := range w.stdout.lines(t) {
@@ -95,7 +81,7 @@ func TestFatalWorkerErrorRestarts(t *testing.T) {
 		}
 		return n
 	}
-	waitFor(t, 60*time.Second, "readyz 200", readyz(200))
+	waitFor(t, 60*time.Second, "readyz 200", readyzIs(base, 200))
 
 	// The server refuses deletions until its own system namespace is
 	// loaded, a few seconds after start.
@@ -104,7 +90,7 @@ func TestFatalWorkerErrorRestarts(t *testing.T) {
 		_, delErr = tc.OperatorService().DeleteNamespace(ctx, &operatorservice.DeleteNamespaceRequest{Namespace: ns})
 		return delErr == nil
 	})
-	waitFor(t, 30*time.Second, "readyz 503 with the namespace gone", readyz(503))
+	waitFor(t, 30*time.Second, "readyz 503 with the namespace gone", readyzIs(base, 503))
 	waitFor(t, 10*time.Second, "the log naming the namespace", func() bool {
 		for _, l := range w.stdout.lines(t) {
 			if deps, ok := l["dependencies"].([]any); ok && l["msg"] == "dependency unreachable, not ready" && len(deps) == 1 && deps[0] == "temporal namespace" {
@@ -113,16 +99,16 @@ func TestFatalWorkerErrorRestarts(t *testing.T) {
 		}
 		return false
 	})
-	alive("namespace gone")
+	assertAlive(t, w, base, "namespace gone")
 	// The SDK's grace period is two minutes of failed polls after the
 	// outstanding long poll (up to a minute) returns.
 	waitFor(t, 5*time.Minute, "the log line for the fatal worker error", func() bool {
 		return count("worker stopped on a fatal error, restarting") > 0
 	})
-	if !readyz(503)() {
+	if !readyzIs(base, 503)() {
 		t.Fatal("readyz 200 after the fatal worker error")
 	}
-	alive("after the fatal error")
+	assertAlive(t, w, base, "after the fatal error")
 
 	// The name is free once the server has renamed the deleted namespace.
 	waitFor(t, 90*time.Second, "namespace "+ns+" to be gone", func() bool {
@@ -131,8 +117,8 @@ func TestFatalWorkerErrorRestarts(t *testing.T) {
 		return errors.As(err, &nf)
 	})
 	register()
-	waitFor(t, 90*time.Second, "readyz 200 once the namespace is back", readyz(200))
-	alive("after the restart")
+	waitFor(t, 90*time.Second, "readyz 200 once the namespace is back", readyzIs(base, 200))
+	assertAlive(t, w, base, "after the restart")
 	if n := count("worker ready"); n < 2 {
 		t.Fatalf("%d 'worker ready' log lines, want one before and one after the restart", n)
 	}

@@ -113,20 +113,6 @@ func TestDependencyOutages(t *testing.T) {
 			t.Logf("worker output:\n%s%s", w.stdout.String(), w.stderr.String())
 		}
 	}()
-	alive := func(step string) {
-		t.Helper()
-		select {
-		case <-w.done:
-			t.Fatalf("%s: the worker exited (%d) on a dependency outage", step, w.exitCode())
-		default:
-		}
-		if c, _ := httpGet(base + "/livez"); c != 200 {
-			t.Fatalf("%s: livez = %d, want 200", step, c)
-		}
-	}
-	readyz := func(want int) func() bool {
-		return func() bool { c, _ := httpGet(base + "/readyz"); return c == want }
-	}
 	logged := func(msg, dep string) func() bool {
 		return func() bool {
 			n := 0
@@ -144,24 +130,24 @@ func TestDependencyOutages(t *testing.T) {
 	// PostgreSQL down at start.
 	waitFor(t, 20*time.Second, "the log saying postgres is unreachable", logged("postgres unreachable, retrying", "postgres"))
 	waitFor(t, 5*time.Second, "livez", func() bool { c, _ := httpGet(base + "/livez"); return c == 200 })
-	if !readyz(503)() {
+	if !readyzIs(base, 503)() {
 		t.Fatal("readyz 200 without PostgreSQL")
 	}
-	alive("postgres down at start")
+	assertAlive(t, w, base, "postgres down at start")
 	pgProxy.up(t)
-	waitFor(t, 30*time.Second, "readyz 200 once PostgreSQL answers", readyz(200))
+	waitFor(t, 30*time.Second, "readyz 200 once PostgreSQL answers", readyzIs(base, 200))
 
 	for _, dep := range []struct {
 		name string
 		p    *tcpProxy
 	}{{"postgres", pgProxy}, {"temporal", tProxy}} {
 		dep.p.down()
-		waitFor(t, 30*time.Second, "readyz 503 with "+dep.name+" gone", readyz(503))
-		alive(dep.name + " lost")
+		waitFor(t, 30*time.Second, "readyz 503 with "+dep.name+" gone", readyzIs(base, 503))
+		assertAlive(t, w, base, dep.name+" lost")
 		waitFor(t, 10*time.Second, "the log naming "+dep.name, logged("dependency unreachable, not ready", dep.name))
 		dep.p.up(t)
-		waitFor(t, 60*time.Second, "readyz 200 with "+dep.name+" back", readyz(200))
-		alive(dep.name + " restored")
+		waitFor(t, 60*time.Second, "readyz 200 with "+dep.name+" back", readyzIs(base, 200))
+		assertAlive(t, w, base, dep.name+" restored")
 	}
 	if !logged("dependencies reachable again, ready", "")() {
 		t.Fatal("no log line for the recovery")

@@ -176,6 +176,25 @@ func httpGet(u string) (int, string) {
 }
 
 // waitFor polls cond every 50ms until it holds or d passes.
+// readyzIs is a waitFor condition: base's /readyz answers want.
+func readyzIs(base string, want int) func() bool {
+	return func() bool { c, _ := httpGet(base + "/readyz"); return c == want }
+}
+
+// assertAlive fails the test when the worker has exited or its livez is
+// not 200: a dependency outage or a fatal worker error never ends it.
+func assertAlive(t *testing.T, w *proc, base, step string) {
+	t.Helper()
+	select {
+	case <-w.done:
+		t.Fatalf("%s: the worker exited (%d)", step, w.exitCode())
+	default:
+	}
+	if c, _ := httpGet(base + "/livez"); c != 200 {
+		t.Fatalf("%s: livez = %d, want 200", step, c)
+	}
+}
+
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
