@@ -3,12 +3,10 @@
 package gitea
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ferry-ci/ferry/modules/gitops/forge"
+	"github.com/ferry-ci/ferry/modules/gitops/forge/internal/restjson"
 )
 
 // Client is a Gitea forge for one repository.
@@ -98,49 +97,25 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	u := *c.api
 	u.Path += path
 	u.RawQuery = query.Encode()
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	h := http.Header{}
+	h.Set("Authorization", "token "+c.token)
+	h.Set("Accept", "application/json")
+	status, raw, err := restjson.Call(ctx, c.http, method, &u, h, in)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "token "+c.token)
-	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, u.Path, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return fmt.Errorf("%s %s: reading response: %w", method, u.Path, err)
-	}
-	if resp.StatusCode/100 != 2 {
+	if status/100 != 2 {
 		var e struct {
 			Message string `json:"message"`
 		}
 		_ = json.Unmarshal(raw, &e)
-		se := &forge.StatusError{Method: method, URL: u.Scheme + "://" + u.Host + u.Path, StatusCode: resp.StatusCode, Message: e.Message}
-		if resp.StatusCode == http.StatusConflict || (resp.StatusCode == http.StatusUnprocessableEntity && strings.Contains(e.Message, "already exists")) {
+		se := &forge.StatusError{Method: method, URL: u.Scheme + "://" + u.Host + u.Path, StatusCode: status, Message: e.Message}
+		if status == http.StatusConflict || (status == http.StatusUnprocessableEntity && strings.Contains(e.Message, "already exists")) {
 			return fmt.Errorf("%w: %w", forge.ErrAlreadyExists, se)
 		}
 		return se
 	}
-	if out != nil && len(raw) > 0 {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return fmt.Errorf("%s %s: decoding response: %w", method, u.Path, err)
-		}
-	}
-	return nil
+	return restjson.Decode(method, &u, raw, out)
 }
 
 func (c *Client) repoPath() string {

@@ -4,7 +4,6 @@
 package github
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -14,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -23,6 +21,7 @@ import (
 	"time"
 
 	"github.com/ferry-ci/ferry/modules/gitops/forge"
+	"github.com/ferry-ci/ferry/modules/gitops/forge/internal/restjson"
 )
 
 // BodyLimit is GitHub's maximum pull request body, in characters.
@@ -132,39 +131,20 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	u := *c.api
 	u.Path = c.api.Path + path
 	u.RawQuery = query.Encode()
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
-	if err != nil {
-		return err
-	}
 	tok, err := c.tokens.Token(ctx)
 	if err != nil {
 		return fmt.Errorf("getting a GitHub token: %w", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Accept", "application/vnd.github+json")
-	req.Header.Set("X-GitHub-Api-Version", "2022-11-28")
-	req.Header.Set("User-Agent", "ferry")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+tok)
+	h.Set("Accept", "application/vnd.github+json")
+	h.Set("X-GitHub-Api-Version", "2022-11-28")
+	h.Set("User-Agent", "ferry")
+	status, raw, err := restjson.Call(ctx, c.http, method, &u, h, in)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, u.Path, err)
+		return err
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return fmt.Errorf("%s %s: reading response: %w", method, u.Path, err)
-	}
-	if resp.StatusCode/100 != 2 {
+	if status/100 != 2 {
 		var e struct {
 			Message string `json:"message"`
 			Errors  []struct {
@@ -172,7 +152,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 			} `json:"errors"`
 		}
 		_ = json.Unmarshal(raw, &e)
-		se := &forge.StatusError{Method: method, URL: u.Scheme + "://" + u.Host + u.Path, StatusCode: resp.StatusCode, Message: e.Message}
+		se := &forge.StatusError{Method: method, URL: u.Scheme + "://" + u.Host + u.Path, StatusCode: status, Message: e.Message}
 		for _, m := range e.Errors {
 			if m.Message != "" {
 				se.Message += ": " + m.Message
@@ -183,12 +163,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		}
 		return se
 	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return fmt.Errorf("%s %s: decoding response: %w", method, u.Path, err)
-		}
-	}
-	return nil
+	return restjson.Decode(method, &u, raw, out)
 }
 
 func (c *Client) repoPath() string {
